@@ -1,0 +1,1 @@
+"""ClickHouse adapter: the only package that imports clickhouse_driver and chdb."""

@@ -1,0 +1,1 @@
+"""Redis adapter: the only package that imports redis."""
