@@ -141,6 +141,12 @@ class Settings:
     redis_url: str = _setting(
         "redis://127.0.0.1:6379/0", _url("redis", "rediss", "unix"), "Redis: cache, rate limit."
     )
+    redis_timeout_ms: int = _setting(
+        100, _positive(int), "Redis connect/read timeout, so a dead Redis never stalls a request."
+    )
+    redis_backoff_s: float = _setting(
+        1.0, _non_negative(float), "After a Redis failure, skip Redis for this long (no hammering)."
+    )
     auth_url: str = _setting(
         "", _url("http", "https"), "Auth service base URL; empty means local JWT check only."
     )
@@ -162,6 +168,8 @@ class Settings:
     )
     jwt_user_claim: str = _setting("sub", str, "The token claim that holds the user id.")
     jwt_session_claim: str = _setting("sid", str, "The token claim that holds the session id.")
+    jwt_audience: str = _setting("", str, "Expected `aud` for local JWT checks; empty: unchecked.")
+    jwt_issuer: str = _setting("", str, "Expected `iss` for local JWT checks; empty: unchecked.")
     # --- warehouse and ETL
     clickhouse_url: str = _setting(
         "",
