@@ -15,10 +15,16 @@ def config() -> None:
 
 @config.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--markdown", is_flag=True, help="Print a Markdown table (used for the README).")
 @click.pass_obj
-def show(state: State, as_json: bool) -> None:
+def show(state: State, as_json: bool, markdown: bool) -> None:
     """Print every setting, its environment variable and its effective value."""
     rows = state.settings().describe()
+    if markdown:
+        click.echo("| variable | default | what it does |\n|---|---|---|")
+        for row in rows:
+            click.echo(f"| `{row['env']}` | `{row['value']}` | {row['doc']} |")
+        return
     if as_json:
         click.echo(orjson.dumps({r["name"]: r["value"] for r in rows}, option=orjson.OPT_INDENT_2))
         return
