@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import ClickHouseServer, KafkaBroker, RedisServer
+from tests.support.services import AuthStandin, ClickHouseServer, KafkaBroker, RedisServer
 
 FOLDER_MARKERS = {"unit", "integration", "e2e", "dags", "chaos"}
 
@@ -51,3 +51,13 @@ def clickhouse_server(services_dir: Path) -> Iterator[ClickHouseServer]:
 def topic_name() -> str:
     """A fresh topic name per test, so tests sharing the broker never see each other."""
     return f"test.{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def auth_standin(services_dir: Path) -> Iterator[AuthStandin]:
+    """The stand-in auth service (docs/auth-contract.md), RS256 with a key pair for this run.
+
+    Shared by the session: a test that changes its mode should ``reset()`` it afterwards.
+    """
+    with AuthStandin(services_dir) as standin:
+        yield standin

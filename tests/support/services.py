@@ -265,3 +265,95 @@ class ClickHouseServer(ManagedProcess):
     def ready(self) -> bool:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/ping", timeout=1) as resp:
             return resp.read().strip() == b"Ok."
+
+
+class AuthStandin(ManagedProcess):
+    """The stand-in auth service (tests/support/auth_standin.py; contract in docs/auth-contract.md).
+
+    It verifies tokens with a key made for this run: an RSA key pair for RS256 (the default),
+    a random secret for HS256. ``verification_key`` is what ugc's ``jwt_key`` should be;
+    ``token(...)`` signs a token the stand-in accepts. Test controls: ``calls()``,
+    ``set_mode(delay_ms=..., status=...)``, ``reset()``.
+    """
+
+    name = "auth-standin"
+
+    def __init__(self, workdir: Path, port: int | None = None, algorithm: str = "RS256") -> None:
+        super().__init__(workdir)
+        self.port = port or free_port()
+        self.algorithm = algorithm
+        self.signing_key, self.verification_key = _make_keys(algorithm)
+        self.key_path = self.workdir / "verification.key"
+        self.key_path.write_text(self.verification_key)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        import sys
+
+        return [
+            sys.executable, "-m", "tests.support.auth_standin",
+            "--port", str(self.port), "--key-file", str(self.key_path), "--alg", self.algorithm,
+        ]  # fmt: skip
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        return env
+
+    def ready(self) -> bool:
+        return self._request("GET", "/healthz") == "ok"
+
+    def token(self, sub: str = "user-1", *, expires_in: float = 300, **claims: object) -> str:
+        """A token signed with this run's key; ``expires_in`` < 0 makes an expired one."""
+        import jwt
+
+        payload = {"sub": sub, "iat": int(time.time()), "exp": int(time.time() + expires_in)}
+        payload.update(claims)
+        return jwt.encode(payload, self.signing_key, algorithm=self.algorithm)
+
+    def calls(self) -> int:
+        """Verify requests the stand-in received since the last ``reset()``."""
+        return int(self._request("GET", "/_control/calls")["verify"])
+
+    def set_mode(self, *, delay_ms: int = 0, status: int | None = None) -> None:
+        self._request("POST", "/_control/mode", {"delay_ms": delay_ms, "status": status})
+
+    def reset(self) -> None:
+        self._request("POST", "/_control/reset", {})
+
+    def _request(self, method: str, path: str, body: object = None) -> object:
+        import json
+
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=2) as response:
+            return json.loads(response.read()) if path != "/healthz" else response.read().decode()
+
+
+def _make_keys(algorithm: str) -> tuple[str, str]:
+    """(signing key, verification key) for a test run: RSA PEMs, or one HMAC secret twice."""
+    if algorithm.startswith("HS"):
+        import secrets
+
+        secret = secrets.token_hex(32)
+        return secret, secret
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
