@@ -1,0 +1,335 @@
+"""Post traffic to the collector over keep-alive HTTP/1.1 and report what came back.
+
+``send(url, items, rate=..., concurrency=..., count=..., duration=..., batch_size=...)`` runs
+``concurrency`` workers over one ``httpx.AsyncClient`` (one keep-alive connection each),
+paced by a shared token bucket (``rate`` events per second; 0 means as fast as the server
+answers). With ``batch_size`` > 1 events go to ``/api/v1/events/batch`` as
+``{"events": [...]}``; items that are not JSON at all cannot be put into a batch and are sent
+on their own. The ``SendReport`` holds per-status counts, latency percentiles, the event ids
+answered 2xx (to reconcile with Kafka and ClickHouse) and every mismatch between the status
+an item expected and the one it got.
+
+A collector that refuses connections before anything was answered raises ``Unavailable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+
+from ugc.errors import BadInput, Unavailable
+from ugc.traffic.model import TrafficItem
+
+EVENTS_PATH = "/api/v1/events"
+BATCH_PATH = "/api/v1/events/batch"
+#: status recorded for a request that got no HTTP answer (reset, timeout)
+NO_ANSWER = 0
+MAX_SAMPLES = 20
+
+
+@dataclass
+class Mismatch:
+    event_type: str
+    reason: str
+    expected: int
+    status: int
+    event_id: str | None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass
+class SendReport:
+    """What happened to the items that were sent."""
+
+    requests: int = 0
+    sent: int = 0
+    accepted: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)
+    #: event ids the collector answered 2xx for (from its answer, else from the item)
+    accepted_ids: list[str] = field(default_factory=list)
+    mismatches: int = 0
+    mismatch_samples: list[Mismatch] = field(default_factory=list)
+    transport_errors: Counter[str] = field(default_factory=Counter)
+    elapsed_s: float = 0.0
+    latencies_ms: array = field(default_factory=lambda: array("d"))
+    #: (status, event_id, detail) per item in the order answered, when asked for
+    answers: list[tuple[int, str | None, str]] | None = None
+
+    @property
+    def rejected(self) -> int:
+        return self.sent - self.accepted
+
+    @property
+    def rate(self) -> float:
+        """Events per second achieved."""
+        return self.sent / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def latency(self) -> dict[str, float]:
+        if not self.latencies_ms:
+            return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+        ordered = sorted(self.latencies_ms)
+
+        def at(q: float) -> float:
+            return round(ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))], 3)
+
+        return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": round(ordered[-1], 3)}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "sent": self.sent,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "mismatches": self.mismatches,
+            "mismatch_samples": [m.as_dict() for m in self.mismatch_samples],
+            "transport_errors": dict(self.transport_errors),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "rate": round(self.rate, 1),
+            "latency_ms": self.latency(),
+        }
+
+    # -- recording
+    def _record(self, item: TrafficItem, status: int, event_id: str | None, detail: str) -> None:
+        self.sent += 1
+        self.by_status[status] += 1
+        if self.answers is not None:
+            self.answers.append((status, event_id or item.event_id, detail[:300]))
+        if 200 <= status < 300:
+            self.accepted += 1
+            if event_id or item.event_id:
+                self.accepted_ids.append(event_id or item.event_id)  # type: ignore[arg-type]
+        if not item.expects(status):
+            self.mismatches += 1
+            if len(self.mismatch_samples) < MAX_SAMPLES:
+                self.mismatch_samples.append(
+                    Mismatch(
+                        item.event_type,
+                        item.reason,
+                        item.expected_status,
+                        status,
+                        item.event_id,
+                        detail[:300],
+                    )
+                )
+
+
+class TokenBucket:
+    """Paces callers to ``rate`` per second with a burst of ``burst``; 0 means unpaced."""
+
+    def __init__(self, rate: float, burst: float = 1.0) -> None:
+        self.rate = rate
+        self.burst = max(burst, 1.0)
+        self._tokens = self.burst
+        self._last = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def take(self, n: float = 1.0) -> None:
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self._tokens >= n:
+                    self._tokens -= n
+                    return
+                await asyncio.sleep((n - self._tokens) / self.rate)
+
+
+async def send(
+    url: str,
+    items: Iterable[TrafficItem],
+    *,
+    rate: float = 0.0,
+    concurrency: int = 8,
+    count: int | None = None,
+    duration: float | None = None,
+    batch_size: int = 1,
+    timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
+    keep_answers: bool = False,
+) -> SendReport:
+    """Post ``items`` (at most ``count``, for at most ``duration`` seconds) to ``url``."""
+    if rate < 0 or concurrency < 1 or batch_size < 1:
+        raise BadInput("rate must be >= 0, concurrency and batch size >= 1")
+    base = url.rstrip("/")
+    await _reachable(base)
+    source: Iterator[TrafficItem] = iter(items)
+    if count is not None:
+        source = itertools.islice(source, count)
+    report = SendReport(answers=[] if keep_answers else None)
+    bucket = TokenBucket(rate, burst=max(1.0, rate / 50))
+    deadline = None if duration is None else time.monotonic() + duration
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    started = time.monotonic()
+    async with httpx.AsyncClient(
+        limits=limits, timeout=timeout, headers=headers or {}, http1=True
+    ) as client:
+        workers = [
+            _worker(client, base, source, bucket, deadline, batch_size, report)
+            for _ in range(concurrency)
+        ]
+        await asyncio.gather(*workers)
+    report.elapsed_s = time.monotonic() - started
+    if report.by_status.keys() == {NO_ANSWER} or (report.sent == 0 and report.transport_errors):
+        raise Unavailable(f"the collector at {base} did not answer", hint=_errors(report))
+    return report
+
+
+async def _worker(
+    client: httpx.AsyncClient,
+    base: str,
+    source: Iterator[TrafficItem],
+    bucket: TokenBucket,
+    deadline: float | None,
+    batch_size: int,
+    report: SendReport,
+) -> None:
+    while deadline is None or time.monotonic() < deadline:
+        chunk = list(itertools.islice(source, batch_size))
+        if not chunk:
+            return
+        await bucket.take(len(chunk))
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        if batch_size == 1:
+            await _post_one(client, base, chunk[0], report)
+            continue
+        singles = [item for item in chunk if item.payload is None]
+        batch = [item for item in chunk if item.payload is not None]
+        if batch:
+            await _post_batch(client, base, batch, report)
+        for item in singles:
+            await _post_one(client, base, item, report)
+
+
+async def _post_one(
+    client: httpx.AsyncClient, base: str, item: TrafficItem, report: SendReport
+) -> None:
+    report.requests += 1
+    began = time.perf_counter()
+    try:
+        response = await client.post(
+            base + EVENTS_PATH, content=item.body, headers={"content-type": item.content_type}
+        )
+    except httpx.TransportError as exc:
+        report.transport_errors[type(exc).__name__] += 1
+        report._record(item, NO_ANSWER, None, str(exc))
+        return
+    report.latencies_ms.append((time.perf_counter() - began) * 1000)
+    status = response.status_code
+    event_id = None
+    if 200 <= status < 300 and item.event_id is None:
+        event_id = _answer(response).get("event_id")
+    detail = response.text if not item.expects(status) or report.answers is not None else ""
+    report._record(item, status, event_id, detail)
+
+
+async def _post_batch(
+    client: httpx.AsyncClient, base: str, items: list[TrafficItem], report: SendReport
+) -> None:
+    report.requests += 1
+    body = b'{"events":[' + b",".join(item.body for item in items) + b"]}"
+    began = time.perf_counter()
+    try:
+        response = await client.post(
+            base + BATCH_PATH, content=body, headers={"content-type": "application/json"}
+        )
+    except httpx.TransportError as exc:
+        report.transport_errors[type(exc).__name__] += 1
+        for item in items:
+            report._record(item, NO_ANSWER, None, str(exc))
+        return
+    report.latencies_ms.append((time.perf_counter() - began) * 1000)
+    for item, (status, event_id, detail) in zip(
+        items, batch_outcomes(response.status_code, _answer(response), len(items)), strict=True
+    ):
+        report._record(item, status, event_id, detail)
+
+
+def batch_outcomes(
+    status: int, answer: dict[str, Any], size: int
+) -> list[tuple[int, str | None, str]]:
+    """Per-event (status, event_id, detail) from a batch answer.
+
+    The batch answer lists ``results`` (or ``events``) by index, each with a ``status`` and
+    an ``event_id`` or ``errors``; or ``accepted`` ids and ``rejected``/``errors`` entries with
+    an ``index``. A whole-batch failure (4xx/5xx without per-event results) applies to every
+    event in it.
+    """
+    results = answer.get("results") or answer.get("events")
+    if isinstance(results, list) and len(results) == size:
+        out = []
+        for result in results:
+            result = result if isinstance(result, dict) else {}
+            code = result.get("status")
+            if not isinstance(code, int):
+                code = 422 if result.get("errors") else 202
+            out.append((code, result.get("event_id"), str(result.get("errors") or "")))
+        return out
+    rejected = answer.get("rejected") or answer.get("errors")
+    if 200 <= status < 300 or status == 207:
+        outcomes: list[tuple[int, str | None, str]] = [(202, None, "")] * size
+        accepted = answer.get("accepted")
+        if isinstance(accepted, list):
+            for entry in accepted:
+                if isinstance(entry, dict) and isinstance(entry.get("index"), int):
+                    index = entry["index"]
+                    if 0 <= index < size:
+                        outcomes[index] = (202, entry.get("event_id"), "")
+        if isinstance(rejected, list):
+            for entry in rejected:
+                if isinstance(entry, dict) and isinstance(entry.get("index"), int):
+                    index = entry["index"]
+                    if 0 <= index < size:
+                        code = entry.get("status") if isinstance(entry.get("status"), int) else 422
+                        outcomes[index] = (code, None, str(entry.get("errors") or ""))
+        return outcomes
+    return [(status, None, str(answer)[:300])] * size
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    try:
+        answer = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+async def _reachable(base: str) -> None:
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadInput(f"not an http(s) URL: {base!r}")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port), 5)
+    except (OSError, TimeoutError) as exc:
+        raise Unavailable(
+            f"cannot connect to the collector at {base}: {exc.strerror or type(exc).__name__}",
+            hint="is `ugc serve` running?",
+        ) from None
+    writer.close()
+
+
+def _errors(report: SendReport) -> str:
+    return ", ".join(f"{name} x{n}" for name, n in report.transport_errors.items())
+
+
+def run(url: str, items: Iterable[TrafficItem], **options: Any) -> SendReport:
+    """``send`` for synchronous callers (the CLI, scripts)."""
+    return asyncio.run(send(url, items, **options))
