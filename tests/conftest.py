@@ -13,6 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.services import AuthStandin, ClickHouseServer, KafkaBroker, RedisServer
+from tests.support.warehouse import (  # noqa: F401 - fixtures for every test
+    chdb_warehouse,
+    server_warehouse,
+    warehouse,
+)
 
 FOLDER_MARKERS = {"unit", "integration", "e2e", "dags", "chaos"}
 

@@ -1,0 +1,134 @@
+"""Embedded ClickHouse (chdb): the real engine in-process, storage in one directory.
+
+One process at a time owns the directory; a second one fails to start the embedded server,
+which is reported as ``Busy``. One process can hold one directory at a time, too: close the
+warehouse before opening another.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from chdb import session as chdb_session
+
+from ugc.adapters.clickhouse.base import (
+    Capabilities,
+    Warehouse,
+    WarehouseQueryError,
+    server_code,
+    short,
+)
+from ugc.errors import Busy, UgcError
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+_SESSION_SETTINGS = (
+    "SET output_format_json_quote_64bit_integers = 0",
+    "SET date_time_input_format = 'best_effort'",
+)
+
+
+def _param_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "UInt8"
+    if isinstance(value, int):
+        return "Int64" if value < 2**63 else "UInt64"
+    if isinstance(value, float):
+        return "Float64"
+    return "String"
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+class EmbeddedWarehouse(Warehouse):
+    kind = "embedded"
+    database = "default"
+
+    def __init__(self, url: str) -> None:
+        self.path = Path(urlsplit(url).path or ".").resolve()
+        self.url = f"chdb://{self.path}"
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._session = chdb_session.Session(str(self.path))
+        except RuntimeError as exc:
+            text = str(exc)
+            if "EmbeddedServer" in text:
+                raise Busy(
+                    f"the warehouse at {self.path} is in use by another process "
+                    "(chdb lets one process own its directory)",
+                    hint="wait for the other ugc command to finish, or use a ClickHouse server",
+                ) from exc
+            raise UgcError(f"cannot open the warehouse at {self.path}: {short(text)}") from exc
+        for statement in _SESSION_SETTINGS:
+            self._run(statement)
+        version = self.query("SELECT version()")[0][0]
+        self.capabilities = Capabilities.from_version(str(version))
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._run(sql, params)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        result = self._run(sql, params, fmt="JSONCompact")
+        raw = result.bytes()
+        if not raw:
+            return []
+        return [tuple(row) for row in orjson.loads(raw)["data"]]
+
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        data: Sequence[Sequence[Any]],
+        *,
+        settings: Mapping[str, Any] | None = None,
+    ) -> int:
+        if not data or not data[0]:
+            return 0
+        clause = ""
+        if settings:
+            clause = " SETTINGS " + ", ".join(
+                f"{name} = {_literal(value)}" for name, value in settings.items()
+            )
+        head = f"INSERT INTO {table} ({', '.join(columns)}){clause} FORMAT JSONCompactColumns "
+        self._run(head.encode() + orjson.dumps(data))
+        return len(data[0])
+
+    def close(self) -> None:
+        session, self._session = getattr(self, "_session", None), None
+        if session is not None:
+            session.close()
+
+    def _run(
+        self, sql: str | bytes, params: Mapping[str, Any] | None = None, fmt: str = "CSV"
+    ) -> Any:
+        if self._session is None:
+            raise UgcError(f"the warehouse at {self.path} is closed")
+        chdb_params = None
+        if params:
+            assert isinstance(sql, str)
+            sql = _PLACEHOLDER.sub(
+                lambda m: f"{{{m.group(1)}:{_param_type(params[m.group(1)])}}}", sql
+            )
+            chdb_params = {name: _param_text(value) for name, value in params.items()}
+        try:
+            return self._session.query(sql, fmt, params=chdb_params)
+        except RuntimeError as exc:
+            text = str(exc)
+            raise WarehouseQueryError(
+                f"the warehouse at {self.path} refused a statement: {short(text)}",
+                server_code=server_code(text),
+            ) from exc
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
