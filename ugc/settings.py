@@ -137,6 +137,9 @@ class Settings:
     # --- the spool (durable local buffer when Kafka is down)
     spool_dir: str = _setting("", str, "Spool directory; default DATA_DIR/spool.")
     spool_max_bytes: int = _setting(268435456, parse_size, "Spool size cap (then 503).")
+    metrics_dir: str = _setting(
+        "", str, "Prometheus multiprocess directory; `ugc serve` sets it for its workers."
+    )
     # --- identity
     redis_url: str = _setting(
         "redis://127.0.0.1:6379/0", _url("redis", "rediss", "unix"), "Redis: cache, rate limit."
