@@ -1,0 +1,626 @@
+#!/usr/bin/env python3
+"""Collector benchmark: events/s and latency of `ugc serve` against a hello-world baseline.
+
+Starts its own tansu broker, Redis and (for token runs) the auth stand-in, then the collector
+via `ugc serve` (gunicorn, N workers, rate limit off) and, as the baseline, a hello-world
+Falcon ASGI app (scripts/bench_hello.py) under the same gunicorn worker class and worker
+count. Each is driven by wrk (scripts/bench_collector.lua) POSTing a rotating, pre-generated
+set of valid events from ugc.traffic; each measurement is repeated and the medians reported.
+
+    .venv/bin/python scripts/bench_collector.py                      # 64 connections, 3 x 10 s
+    .venv/bin/python scripts/bench_collector.py --connections 64,1000,10000
+    .venv/bin/python scripts/bench_collector.py --profile            # + py-spy of a worker
+
+Prints a table (events/s, p50/p95/p99/max, errors, ratio to hello-world) and writes
+bench-results/collector.json. The load generator shares the machine's cores with the server:
+that is the setting the targets in issue 2 are stated for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.services import (  # noqa: E402
+    KafkaBroker,
+    ManagedProcess,
+    RedisServer,
+    free_port,
+)
+
+LUA = ROOT / "scripts" / "bench_collector.lua"
+VENV_BIN = Path(sys.executable).parent
+#: the worker class `ugc serve` uses; read from ugc.cli.serve when it says (see _worker_class)
+DEFAULT_WORKER_CLASS = "uvicorn_worker.UvicornWorker"
+TARGETS = {"anonymous": (8000, 25.0), "token": (5000, None)}
+MIN_RATIO = 0.5
+
+
+# --------------------------------------------------------------------------- servers
+class Gunicorn(ManagedProcess):
+    """The hello-world baseline under gunicorn, configured like `ugc serve`."""
+
+    name = "hello"
+    ready_timeout = 30.0
+
+    def __init__(self, workdir: Path, workers: int, worker_class: str) -> None:
+        super().__init__(workdir)
+        self.port = free_port()
+        self.workers = workers
+        self.worker_class = worker_class
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            str(VENV_BIN / "gunicorn"),
+            "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers),
+            "--worker-class", self.worker_class,
+            "--backlog", "4096",
+            "--keep-alive", "75",
+            "--log-level", "warning",
+            "--pythonpath", str(ROOT / "scripts"),
+            "bench_hello:app",
+        ]  # fmt: skip
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+            return response.status == 200
+
+
+class Collector(ManagedProcess):
+    """`ugc serve` with the settings of a benchmark run."""
+
+    name = "collector"
+    ready_timeout = 60.0
+
+    def __init__(self, workdir: Path, workers: int, settings: dict[str, str]) -> None:
+        super().__init__(workdir)
+        self.port = free_port()
+        self.workers = workers
+        self.settings = settings
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            str(VENV_BIN / "ugc"), "serve",
+            "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers),
+        ]  # fmt: skip
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("UGC_")}
+        env.update(self.settings)
+        env["UGC_DATA_DIR"] = str(self.workdir / "data")
+        env["PYTHONPATH"] = str(ROOT)
+        return env
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+            return response.status == 200
+
+
+def _worker_class() -> str:
+    """The gunicorn worker class `ugc serve` runs, so the baseline is served the same way."""
+    with contextlib.suppress(Exception):
+        import ugc.cli.serve as serve
+
+        for name in ("WORKER_CLASS", "worker_class", "DEFAULT_WORKER_CLASS"):
+            value = getattr(serve, name, None)
+            if isinstance(value, str):
+                return value
+        source = Path(serve.__file__).read_text()
+        match = re.search(r"""["']([\w.]+(?:Uvicorn|Worker)\w*)["']""", source)
+        if match:
+            return match.group(1)
+    return DEFAULT_WORKER_CLASS
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions)])
+    for future in futures.values():
+        future.result(15)
+
+
+# --------------------------------------------------------------------------- load
+def make_bodies(
+    path: Path, *, count: int, batch_size: int, tokens: list[str] | None, seed: int
+) -> Path:
+    """A rotating set of valid events (no client event ids: every send is a new event)."""
+    import itertools
+
+    import orjson
+
+    from ugc.traffic import generate
+
+    options: dict[str, Any] = {"invalid_share": 0.0, "event_id_share": 0.0}
+    if tokens:
+        turn = itertools.cycle(tokens)
+        options |= {
+            "logged_in_share": 1.0,
+            "vendor_share": 0.0,
+            "token_factory": lambda user_id: next(turn),
+        }
+    payloads = []
+    for item in generate(count * batch_size, seed=seed, **options):
+        payload = item.payload
+        payload.pop("event_id", None)
+        payloads.append(orjson.dumps(payload))
+    with path.open("wb") as out:
+        if batch_size == 1:
+            out.write(b"\n".join(payloads) + b"\n")
+        else:
+            for start in range(0, len(payloads), batch_size):
+                chunk = payloads[start : start + batch_size]
+                out.write(b'{"events":[' + b",".join(chunk) + b"]}\n")
+    return path
+
+
+def wrk(
+    url: str, path: str, bodies: Path, *, connections: int, threads: int, seconds: float
+) -> dict[str, Any]:
+    env = dict(os.environ, BENCH_BODIES=str(bodies), BENCH_PATH=path)
+    command = [
+        shutil.which("wrk") or "/usr/bin/wrk",
+        "-t", str(min(threads, connections)),
+        "-c", str(connections),
+        "-d", f"{seconds:g}s",
+        "--timeout", "5s",
+        "-s", str(LUA),
+        url,
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line[len("BENCH_JSON ") :])
+    raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout}")
+
+
+def measure(
+    label: dict[str, Any],
+    url: str,
+    path: str,
+    bodies: Path,
+    *,
+    batch_size: int,
+    args: argparse.Namespace,
+    connections: int,
+) -> dict[str, Any]:
+    threads = args.threads or (1 if connections <= 256 else 2)
+    wrk(url, path, bodies, connections=connections, threads=threads, seconds=args.warmup)
+    runs = []
+    for _ in range(args.repeats):
+        raw = wrk(url, path, bodies, connections=connections, threads=threads, seconds=args.seconds)
+        seconds = raw["duration_us"] / 1e6
+        errors = raw["errors"]
+        runs.append(
+            {
+                "requests_per_s": raw["requests"] / seconds,
+                "events_per_s": raw["requests"] * batch_size / seconds,
+                "latency_ms": {
+                    k: raw["latency_us"][k] / 1000 for k in ("p50", "p95", "p99", "max")
+                },
+                "errors": sum(errors.values()),
+                "error_kinds": {k: v for k, v in errors.items() if v},
+                "requests": raw["requests"],
+            }
+        )
+    result = dict(label)
+    result |= {
+        "connections": connections,
+        "batch_size": batch_size,
+        "wrk_threads": threads,
+        "events_per_s": statistics.median(r["events_per_s"] for r in runs),
+        "requests_per_s": statistics.median(r["requests_per_s"] for r in runs),
+        "latency_ms": {
+            k: statistics.median(r["latency_ms"][k] for r in runs)
+            for k in ("p50", "p95", "p99", "max")
+        },
+        "errors": sum(r["errors"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "runs": runs,
+    }
+    _print_row(result)
+    return result
+
+
+# --------------------------------------------------------------------------- profile
+def profile_worker(
+    server: ManagedProcess, url: str, bodies: Path, seconds: float, out_dir: Path
+) -> dict[str, Any]:
+    """py-spy one worker under load; the functions where its time goes (self and total)."""
+    py_spy = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
+    assert server.process is not None
+    workers = _children(server.process.pid)
+    if not workers:
+        return {"error": "no worker processes found"}
+    raw = out_dir / "collector-worker.pyspy.txt"
+    load = subprocess.Popen(
+        [
+            shutil.which("wrk") or "wrk",
+            "-t1",
+            "-c64",
+            "-d",
+            f"{seconds + 4:g}s",
+            "-s",
+            str(LUA),
+            url,
+        ],  # fmt: skip
+        env=dict(os.environ, BENCH_BODIES=str(bodies), BENCH_PATH="/api/v1/events"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.5)
+    record = subprocess.run(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(workers[0]),
+            "--duration",
+            f"{seconds:g}",
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--nonblocking",
+            "--output",
+            str(raw),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
+    load.wait()
+    if record.returncode != 0 or not raw.exists():
+        return {"error": record.stderr.strip()[-500:]}
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        samples += n
+        frames = [_short(frame) for frame in stack.split(";")]
+        own[frames[-1]] += n
+        for frame in set(frames):
+            total[frame] += n
+    share = lambda n: round(100 * n / samples, 1)  # noqa: E731
+    return {
+        "pid": workers[0],
+        "samples": samples,
+        "raw": str(raw),
+        "self_top": [(frame, share(n)) for frame, n in own.most_common(25)],
+        "total_top": [
+            (frame, share(n))
+            for frame, n in total.most_common(80)
+            if "ugc/" in frame
+            or "falcon" in frame
+            or "confluent" in frame
+            or "marshmallow" in frame
+        ][:30],
+    }
+
+
+def _short(frame: str) -> str:
+    """``func (path/to/module.py:12)`` -> ``func (module path)``, without line numbers."""
+    match = re.match(r"(.*) \((.*?):\d+\)$", frame)
+    if not match:
+        return frame
+    func, path = match.groups()
+    for marker in ("site-packages/", "/work/main/", str(ROOT) + "/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{func} ({path})"
+
+
+# --------------------------------------------------------------------------- report
+def _print_row(row: dict[str, Any]) -> None:
+    lat = row["latency_ms"]
+    print(
+        f"  {row['target']:<10} {row['mode']:<7} {row['identity']:<9} c={row['connections']:<6}"
+        f" {row['events_per_s']:>9.0f} ev/s {row['requests_per_s']:>8.0f} req/s"
+        f"  p50 {lat['p50']:>7.2f}  p95 {lat['p95']:>7.2f}  p99 {lat['p99']:>7.2f}"
+        f"  max {lat['max']:>8.2f} ms  errors {row['errors']}",
+        flush=True,
+    )
+
+
+def table(results: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| target | mode | identity | conns | events/s | p50 ms | p95 ms | p99 ms | max ms "
+        "| errors | ÷ hello |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in results:
+        lat = row["latency_ms"]
+        ratio = row.get("ratio_to_hello")
+        lines.append(
+            f"| {row['target']} | {row['mode']} | {row['identity']} | {row['connections']} "
+            f"| {row['events_per_s']:.0f} | {lat['p50']:.2f} | {lat['p95']:.2f} "
+            f"| {lat['p99']:.2f} | {lat['max']:.1f} | {row['errors']} "
+            f"| {'' if ratio is None else f'{ratio:.2f}'} |"
+        )
+    return lines
+
+
+def verdicts(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 2's targets, at 64 connections, single events."""
+    checks = []
+    for row in results:
+        if row["target"] != "collector" or row["mode"] != "single" or row["connections"] != 64:
+            continue
+        floor, p99 = TARGETS[row["identity"]]
+        ok = row["events_per_s"] >= floor and (p99 is None or row["latency_ms"]["p99"] <= p99)
+        text = f">= {floor} events/s" + (f", p99 <= {p99} ms" if p99 else "")
+        checks.append({"what": f"{row['identity']} single @64: {text}", "ok": ok})
+        if row["identity"] == "anonymous" and row.get("ratio_to_hello") is not None:
+            checks.append(
+                {
+                    "what": f"anonymous single @64: >= {MIN_RATIO} of hello-world",
+                    "ok": row["ratio_to_hello"] >= MIN_RATIO,
+                }
+            )
+    for row in results:
+        if row["target"] == "collector" and row["connections"] == 10000:
+            ok = row["latency_ms"]["p95"] < 1000 and row["latency_ms"]["max"] < 2000
+            checks.append(
+                {
+                    "what": f"{row['identity']} {row['mode']} @10000: p95 < 1 s, max < 2 s "
+                    "(seed 000)",
+                    "ok": ok,
+                }
+            )
+    return checks
+
+
+def machine() -> dict[str, Any]:
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0],
+        # other work on the host skews the figures: look at this before trusting them
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# --------------------------------------------------------------------------- main
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
+    parser.add_argument("--connections", default="64", help="comma-separated, e.g. 64,1000,10000")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of one measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements per configuration")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds first")
+    parser.add_argument("--threads", type=int, default=0, help="wrk threads (0: 1, or 2 > 256 c)")
+    parser.add_argument("--batch-size", type=int, default=50, help="events per batch request")
+    parser.add_argument("--modes", default="single,batch", help="single and/or batch")
+    parser.add_argument("--identity", default="anonymous,token", help="anonymous and/or token")
+    parser.add_argument("--only", choices=("hello", "collector"), help="run one target only")
+    parser.add_argument("--users", type=int, default=500, help="distinct tokens (cached)")
+    parser.add_argument("--profile", action="store_true", help="py-spy a collector worker")
+    parser.add_argument("--out", default=str(ROOT / "bench-results" / "collector.json"))
+    args = parser.parse_args(argv)
+    args.connection_list = [int(c) for c in args.connections.split(",") if c.strip()]
+    args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
+    args.identity_list = [i.strip() for i in args.identity.split(",") if i.strip()]
+    return args
+
+
+def _raise_file_limit(connections: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, 2 * connections + 1024))
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    if want < connections + 256:
+        print(
+            f"warning: open-file limit {want} is too low for {connections} connections "
+            "(raise `ulimit -n` as root)",
+            file=sys.stderr,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    _raise_file_limit(max(args.connection_list))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="ugc-bench-"))
+    worker_class = _worker_class()
+    have_collector = (ROOT / "ugc" / "cli" / "serve.py").exists() and (
+        ROOT / "ugc" / "collector" / "app.py"
+    ).exists()
+    have_standin = (ROOT / "tests" / "support" / "auth_standin.py").exists()
+    notes: list[str] = []
+    if not have_collector:
+        notes.append("the collector (ugc/collector/app.py, ugc/cli/serve.py) is not there yet")
+    identities = list(args.identity_list)
+    if "token" in identities and not have_standin:
+        identities.remove("token")
+        notes.append("no auth stand-in (tests/support/auth_standin.py): anonymous runs only")
+    started = datetime.now(UTC)
+    machine_before = machine()
+    print(f"ugc collector benchmark, {started:%Y-%m-%d %H:%M} UTC, workdir {workdir}")
+    print(f"  gunicorn: {args.workers} workers, worker class {worker_class}; wrk on the same host")
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"  warning: load average {load:.2f} before the run: other work shares the cores")
+    for note in notes:
+        print(f"  note: {note}")
+
+    bodies: dict[tuple[str, str], Path] = {}
+    sizes = {"single": 1, "batch": args.batch_size}
+    paths = {"single": "/api/v1/events", "batch": "/api/v1/events/batch"}
+    results: list[dict[str, Any]] = []
+    profile: dict[str, Any] | None = None
+    stack = contextlib.ExitStack()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        tokens: list[str] | None = None
+        env: dict[str, str] = {}
+        if have_collector and args.only != "hello":
+            broker = stack.enter_context(KafkaBroker(workdir))
+            redis = stack.enter_context(RedisServer(workdir))
+            topic = "bench.events"
+            _create_topic(broker.bootstrap, topic, 4)
+            env = {
+                "UGC_KAFKA_BOOTSTRAP": broker.bootstrap,
+                "UGC_KAFKA_TOPIC": topic,
+                "UGC_REDIS_URL": redis.url,
+                "UGC_RATE_LIMIT_PER_SECOND": "0",
+                "UGC_LOG_LEVEL": "warning",
+            }
+            if "token" in identities:
+                from tests.support.services import AuthStandin
+
+                auth = stack.enter_context(AuthStandin(workdir))
+                env |= {
+                    "UGC_AUTH_URL": auth.url,
+                    "UGC_JWT_KEY": auth.verification_key,
+                    "UGC_JWT_ALGORITHMS": auth.algorithm,
+                }
+                tokens = [
+                    auth.token(f"user-{n}", expires_in=6 * 3600, sid=f"s-{n}")
+                    for n in range(args.users)
+                ]
+        for mode in args.mode_list:
+            for identity in identities:
+                name = workdir / f"bodies-{mode}-{identity}.jsonl"
+                bodies[(mode, identity)] = make_bodies(
+                    name,
+                    count=2000 if mode == "single" else 200,
+                    batch_size=sizes[mode],
+                    tokens=tokens if identity == "token" else None,
+                    seed=7,
+                )
+        targets = []
+        if args.only != "collector":
+            targets.append("hello")
+        if args.only != "hello" and have_collector:
+            targets.append("collector")
+        for target in targets:
+            if target == "hello":
+                server: ManagedProcess = Gunicorn(workdir, args.workers, worker_class)
+            else:
+                server = Collector(workdir, args.workers, env)
+            with server:
+                print(f"{target}: up on {server.url} (pid {server.process.pid})", flush=True)
+                for connections in args.connection_list:
+                    for mode in args.mode_list:
+                        for identity in identities if target == "collector" else ["anonymous"]:
+                            label = {"target": target, "mode": mode, "identity": identity}
+                            results.append(
+                                measure(
+                                    label,
+                                    server.url,
+                                    paths[mode],
+                                    bodies[(mode, identity)],
+                                    batch_size=sizes[mode],
+                                    args=args,
+                                    connections=connections,
+                                )
+                            )
+                if target == "collector" and args.profile:
+                    profile = profile_worker(
+                        server, server.url, bodies[("single", "anonymous")], 8.0, out.parent
+                    )
+                    if target == "collector":
+                        print(server.log_tail(5))
+    finally:
+        stack.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    hello = {
+        (r["mode"], r["connections"]): r["events_per_s"] for r in results if r["target"] == "hello"
+    }
+    for row in results:
+        base = hello.get((row["mode"], row["connections"]))
+        if row["target"] == "collector" and base:
+            row["ratio_to_hello"] = round(row["events_per_s"] / base, 3)
+    checks = verdicts(results)
+    print()
+    print("\n".join(table(results)))
+    for check in checks:
+        print(f"  [{'PASS' if check['ok'] else 'MISS'}] {check['what']}")
+    if profile and "self_top" in profile:
+        print("\nwhere a collector worker's time goes (py-spy, % of samples, self):")
+        for frame, share in profile["self_top"][:15]:
+            print(f"  {share:5.1f}%  {frame}")
+        print("inclusive (ugc, falcon, marshmallow, confluent frames):")
+        for frame, share in profile["total_top"][:20]:
+            print(f"  {share:5.1f}%  {frame}")
+    elif profile:
+        print(f"\nprofile failed: {profile.get('error')}")
+    document = {
+        "benchmark": "collector",
+        "date": started.isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": machine_before | {"load_average_after": machine()["load_average"]},
+        "config": {
+            "workers": args.workers,
+            "worker_class": worker_class,
+            "seconds": args.seconds,
+            "repeats": args.repeats,
+            "warmup": args.warmup,
+            "batch_size": args.batch_size,
+            "users_with_tokens": args.users if "token" in identities else 0,
+            "statistic": "median of repeats",
+        },
+        "notes": notes,
+        "results": results,
+        "checks": checks,
+        "profile": profile,
+    }
+    out.write_text(json.dumps(document, indent=2))
+    print(f"\nwritten {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
