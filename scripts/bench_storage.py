@@ -19,7 +19,11 @@ measures, side by side and on the same generated rows:
 Every service is started in its own process group and temp directory and stopped/removed on
 exit (also on Ctrl-C / SIGTERM). A system that cannot start ends the run with one line on stderr.
 
-    .venv/bin/python scripts/bench_storage.py --rows 10000000 --json bench-results/storage.json
+    .venv/bin/python scripts/bench_storage.py --repeat 3 --json bench-results/storage.json
+
+``--rows N`` (default 10,000,000; develop with 200,000), ``--runs`` timed aggregations per load
+(default 5, after one warm-up), ``--repeat`` whole loads (medians reported), ``--pg-dsn`` to use an
+existing PostgreSQL server instead of a throwaway cluster (a private schema, dropped on exit).
 """
 
 from __future__ import annotations
@@ -175,6 +179,24 @@ class System:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.result: dict[str, Any] = {"system": self.name}
+        self.timings: dict[str, list[float]] = {}
+
+    def record(self, key: str, seconds: float) -> None:
+        """One timing; the report keeps every run and the median."""
+        self.timings.setdefault(key, []).append(seconds)
+
+    def timing_summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, values in self.timings.items():
+            out[key] = statistics.median(values)
+            out[key.removesuffix("_s") + "_runs_s"] = [round(v, 4) for v in values]
+        return out
+
+    def drop(self) -> None:
+        """Drop the events table, for the next repetition."""
+
+    def extras(self, data: Data, runs: int) -> None:
+        """Side measurements after the main rounds (not part of the headline figures)."""
 
     def start(self) -> None: ...
 
@@ -228,15 +250,15 @@ class ClickHouseServerSystem(System):
             t0 = time.perf_counter()
             self.client.execute("INSERT INTO events VALUES", batch)
             spent += time.perf_counter() - t0
-        self.result["insert_s"] = spent
-        self.result["insert_wall_with_tuple_building_s"] = time.perf_counter() - wall0
+        self.record("insert_s", spent)
+        self.record("insert_wall_with_tuple_building_s", time.perf_counter() - wall0)
         self.result["insert_method"] = (
             f"clickhouse-driver native protocol, INSERT ... VALUES with Python row tuples, "
             f"{self.batch_size:,} rows per batch (time inside execute(), tuple building excluded)"
         )
         self.settle()
         if self.fast_path:
-            self.result["insert_fast_s"] = self._load_numpy(data)
+            self.record("insert_fast_s", self._load_numpy(data))
             self.result["insert_fast_method"] = (
                 "clickhouse-driver use_numpy insert_dataframe, 1,000,000-row columnar batches "
                 "(into a second table, dropped afterwards)"
@@ -277,6 +299,9 @@ class ClickHouseServerSystem(System):
 
     def aggregate(self):
         return self.client.execute(SEED_QUERY, settings={"max_threads": THREADS})
+
+    def drop(self) -> None:
+        self.client.execute("DROP TABLE IF EXISTS events")
 
     def verify_count(self) -> int:
         return self.client.execute("SELECT count() FROM events")[0][0]
@@ -327,7 +352,7 @@ class ChdbSystem(System):
         events_arrow = data.table  # noqa: F841 - read by name through chdb's Python() function
         t0 = time.perf_counter()
         self.session.query("INSERT INTO events SELECT * FROM Python(events_arrow)")
-        self.result["insert_s"] = time.perf_counter() - t0
+        self.record("insert_s", time.perf_counter() - t0)
         self.result["insert_method"] = (
             "one INSERT INTO events SELECT * FROM Python(arrow_table): the in-memory Arrow "
             "table read in place"
@@ -349,6 +374,9 @@ class ChdbSystem(System):
 
     def verify_count(self) -> int:
         return int(self._scalar("SELECT count() FROM events"))
+
+    def drop(self) -> None:
+        self.session.query("DROP TABLE IF EXISTS events SYNC")
 
     def size_bytes(self) -> int | None:
         size, parts = self._query(
@@ -519,7 +547,7 @@ class PostgresSystem(System):
                 pacsv.write_csv(pa.Table.from_batches([batch]), buf, options)
                 copy.write(buf.getbuffer())
         conn.commit()
-        self.result["insert_s"] = time.perf_counter() - t0
+        self.record("insert_s", time.perf_counter() - t0)
         self.result["insert_method"] = (
             f"COPY events FROM STDIN (FORMAT csv) through psycopg 3, one transaction, CSV made "
             f"by pyarrow in {self.copy_chunk:,}-row chunks (CSV encoding included in the time)"
@@ -527,7 +555,7 @@ class PostgresSystem(System):
         conn.autocommit = True
         t0 = time.perf_counter()
         conn.execute("VACUUM (ANALYZE) events")
-        self.result["vacuum_analyze_s"] = time.perf_counter() - t0
+        self.record("vacuum_analyze_s", time.perf_counter() - t0)
         conn.execute(f"ALTER TABLE events SET (parallel_workers = {THREADS})")
         for key in ("max_parallel_workers_per_gather", "max_parallel_workers"):
             conn.execute(f"SET {key} = {THREADS}")
@@ -536,6 +564,23 @@ class PostgresSystem(System):
 
     def aggregate(self):
         return self.conn.execute(PG_QUERY).fetchall()
+
+    def extras(self, data: Data, runs: int) -> None:
+        # Debian's PostgreSQL has JIT on; show what it costs or saves on this query
+        self.conn.execute("SET jit = off")
+        try:
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                rows = self.aggregate()
+                self.record("aggregate_jit_off_s", time.perf_counter() - t0)
+                check_result(self.name, rows, data)
+        finally:
+            self.conn.execute("RESET jit")
+
+    def drop(self) -> None:
+        self.conn.autocommit = False
+        self.conn.execute("DROP TABLE IF EXISTS events")
+        self.conn.commit()
 
     def verify_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
@@ -616,8 +661,8 @@ def time_aggregations(
             check_result(system.name, rows, data)
     for system in systems:
         runs_s = times[system.name]
-        system.result["aggregate_runs_s"] = [round(t, 4) for t in runs_s]
-        system.result["aggregate_s"] = statistics.median(runs_s)
+        for seconds in runs_s:
+            system.record("aggregate_s", seconds)
         log(
             f"  {system.name}: aggregation median {statistics.median(runs_s):.3f} s "
             f"(min {min(runs_s):.3f}, max {max(runs_s):.3f})"
@@ -678,6 +723,7 @@ def build_report(systems: list[System], args: argparse.Namespace, data: Data) ->
         "query": SEED_QUERY,
         "threads": THREADS,
         "aggregation_runs": args.runs,
+        "repeat": args.repeat,
         "data": (
             f"numpy default_rng({args.seed}): event_time uniform over 2026-10 (31 days, UTC), "
             f"user_id uniform 1..1,000,000, event_type uniform over {len(EVENT_TYPES)} values, "
@@ -694,7 +740,7 @@ def fmt(value: float | None, spec: str, suffix: str = "") -> str:
 
 def render(report: dict[str, Any]) -> str:
     head = (
-        "| system | insert s | rows/s | aggregation s (median) | on disk | "
+        "| system | insert s (median) | rows/s | aggregation s (median) | on disk | "
         "insert vs PG | aggr. vs PG | insert vs seed CH | aggr. vs seed CH |"
     )
     lines = [head, "|" + "---|" * 9]
@@ -706,12 +752,16 @@ def render(report: dict[str, Any]) -> str:
         agg = fmt(r["aggregate_s"], ".3f")
         if runs:
             agg += f" ({min(runs):.3f}-{max(runs):.3f})"
+        insert = fmt(r["insert_s"], ".2f")
+        loads = r.get("insert_runs_s") or []
+        if len(loads) > 1:
+            insert += f" ({min(loads):.2f}-{max(loads):.2f})"
         lines.append(
             "| "
             + " | ".join(
                 [
                     name,
-                    fmt(r["insert_s"], ".2f"),
+                    insert,
                     fmt(r["rows_per_s"], ",.0f"),
                     agg,
                     "n/a" if size is None else f"{size / 1024**2:,.0f} MiB",
@@ -724,8 +774,10 @@ def render(report: dict[str, Any]) -> str:
             + " |"
         )
         if measured and "insert_fast_s" in r:
+            fast = r["insert_fast_runs_s"]
+            span = f" ({min(fast):.2f}-{max(fast):.2f})" if len(fast) > 1 else ""
             lines.append(
-                f"| {r['system']} (numpy columnar insert) | {r['insert_fast_s']:.2f} | "
+                f"| {r['system']} (numpy columnar insert) | {r['insert_fast_s']:.2f}{span} | "
                 f"{r['rows_per_s_fast']:,.0f} | | | "
                 f"{fmt(ratio(_pg_insert(report), r['insert_fast_s']), '.3g', 'x')} | | "
                 f"{fmt(ratio(_seed_ch_insert(report), r['insert_fast_s']), '.3g', 'x')} | |"
@@ -736,8 +788,16 @@ def render(report: dict[str, Any]) -> str:
         "hardware); Vertica cannot be installed on this machine."
     )
     lines.append(
-        "Ratios are speed-ups: baseline time / system time (>1 = faster than the baseline)."
+        f"Medians of {report['repeat']} load(s) and {report['repeat'] * report['aggregation_runs']}"
+        " aggregation runs (after a warm-up per load), (min-max) in brackets. Ratios are "
+        "speed-ups: baseline time / system time (>1 = faster than the baseline)."
     )
+    for r in report["results"]:
+        if "aggregate_jit_off_s" in r:
+            lines.append(
+                f"{r['system']} with jit=off (side measurement, not in the table): aggregation "
+                f"median {r['aggregate_jit_off_s']:.3f} s."
+            )
     if report["rows"] != SEED_ROWS:
         lines.append(
             f"The seed measured {SEED_ROWS:,} rows: no comparison with its figures at "
@@ -763,6 +823,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=10_000_000, help="rows to load (10,000,000)")
     p.add_argument("--runs", type=int, default=5, help="timed aggregation runs after a warm-up")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="load + aggregate this many times (tables dropped in between); medians reported",
+    )
     p.add_argument("--seed", type=int, default=3, help="random seed of the generated rows")
     p.add_argument(
         "--batch-size",
@@ -808,8 +874,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not wanted:
         print(f"bench_storage: unknown systems {sorted(unknown)}", file=sys.stderr)
         return 2
-    if args.rows <= 0 or args.runs <= 0:
-        print("bench_storage: --rows and --runs must be positive", file=sys.stderr)
+    if min(args.rows, args.runs, args.repeat, args.batch_size, args.copy_chunk) <= 0:
+        print("bench_storage: sizes and counts must be positive", file=sys.stderr)
         return 2
 
     def log(msg: str) -> None:
@@ -846,25 +912,30 @@ def main(argv: list[str] | None = None) -> int:
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                     raise BenchError(f"{name} cannot start: {first}") from None
                 systems.append(system)
-            for system in systems:
+            for rep in range(args.repeat):
+                if args.repeat > 1:
+                    log(f"repetition {rep + 1}/{args.repeat}")
+                for system in systems:
+                    current = system.name
+                    if rep:
+                        system.drop()
+                    log(f"loading {system.name} ...")
+                    system.load(data)
+                    count = system.verify_count()
+                    if count != data.rows:
+                        raise BenchError(f"{system.name} stored {count} rows, not {data.rows}")
+                    fast = system.timings.get("insert_fast_s")
+                    extra = f", numpy path {fast[-1]:.2f} s" if fast else ""
+                    log(f"  insert {system.timings['insert_s'][-1]:.2f} s{extra}")
+                current = "aggregation"
+                log(f"aggregating: 1 warm-up + {args.runs} runs each, round-robin ...")
+                time_aggregations(systems, data, args.runs, log)
+                for system in systems:
+                    system.extras(data, args.runs)
+            for system in systems:  # after the last aggregation: parts may have merged
                 current = system.name
-                log(f"loading {system.name} ...")
-                system.load(data)
-                count = system.verify_count()
-                if count != data.rows:
-                    raise BenchError(f"{system.name} stored {count} rows, not {data.rows}")
                 system.result["size_bytes"] = system.size_bytes()
-                extra = (
-                    f", numpy path {system.result['insert_fast_s']:.2f} s"
-                    if "insert_fast_s" in system.result
-                    else ""
-                )
-                log(f"  insert {system.result['insert_s']:.2f} s{extra}")
-            current = "aggregation"
-            log(f"aggregating: 1 warm-up + {args.runs} runs each, round-robin ...")
-            time_aggregations(systems, data, args.runs, log)
-            for system in systems:  # parts may have merged meanwhile
-                system.result["size_bytes"] = system.size_bytes()
+                system.result.update(system.timing_summary())
             report = build_report(systems, args, data)
     except BenchError as exc:
         print(f"bench_storage: {exc}", file=sys.stderr)
