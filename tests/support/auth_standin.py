@@ -72,6 +72,9 @@ class StandinState:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real service would
+    # headers and body go out in two writes; with Nagle on, keep-alive answers wait ~40 ms
+    # for the client's delayed ACK, which alone would eat most of the collector's timeout
+    disable_nagle_algorithm = True
     state: StandinState  # set on the subclass made in serve()
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
