@@ -217,6 +217,10 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.bucket is not None
 
+    def snapshot(self) -> dict[str, object]:
+        """``allowed``, ``denied``, ``failed_open`` and ``enabled``, for metrics."""
+        return {**dataclasses.asdict(self.stats), "enabled": self.enabled}
+
     async def check(self, client_ip: str) -> RateDecision:
         """Never raises: Redis trouble means ``allowed=True, degraded=True``."""
         if self.bucket is None:
