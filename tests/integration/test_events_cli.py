@@ -2,7 +2,7 @@
 
 The server is a small Falcon ASGI app under uvicorn that validates with the production
 ``ugc.events.normalise`` and records the ids it accepted; it stands in for the collector's
-HTTP contract (202 + event_id, 400, 422, per-index batch results) so the sender's counting,
+HTTP contract (200 + event_id, 400, 422; batches: ids and errors by index) so the sender's counting,
 pacing and error paths are tested without Kafka. The whole path is in tests/e2e.
 """
 
@@ -39,7 +39,7 @@ class _Events:
             return 422, {"errors": exc.errors}
         event_id = incoming.event_id or str(uuid.uuid4())
         self.accepted.append(event_id)
-        return 202, {"event_id": event_id}
+        return 200, {"event_id": event_id}
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         self.requests += 1
@@ -52,13 +52,24 @@ class _Events:
         resp.status = status
 
     async def on_post_batch(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """The collector's batch answer: ids by index, errors keyed by index."""
         self.requests += 1
         body = orjson.loads(await req.stream.read())
-        results = []
+        event_ids: list[str | None] = []
+        errors = {}
         for index, payload in enumerate(body["events"]):
             status, answer = self._one(payload)
-            results.append({"index": index, "status": status, **answer})
-        resp.status, resp.media = 207, {"results": results}
+            event_ids.append(answer.get("event_id"))
+            if status != 200:
+                errors[str(index)] = answer["errors"]
+        accepted = sum(event_id is not None for event_id in event_ids)
+        resp.status = 200 if not errors else 207 if accepted else 422
+        resp.media = {
+            "accepted": accepted,
+            "rejected": len(errors),
+            "event_ids": event_ids,
+            "errors": errors,
+        }
 
 
 @pytest.fixture(scope="module")
@@ -179,14 +190,14 @@ def test_cli_send_samples_and_lines(
     code, out, _ = ugc(capsys, "events", "send", "--url", url)
     assert code == 0
     lines = out.splitlines()
-    assert [line.split()[:2] for line in lines] == [["202", name] for name in REGISTRY.names()]
+    assert [line.split()[:2] for line in lines] == [["200", name] for name in REGISTRY.names()]
     code, out, _ = ugc(capsys, "events", "send", "--url", url, "--type", "like", "--json")
-    assert code == 0 and orjson.loads(out)["status"] == 202
+    assert code == 0 and orjson.loads(out)["status"] == 200
     path = tmp_path / "events.jsonl"
     path.write_text('{"event": "like", "data": {"film_id": "f", "action": "like"}}\n\n{broken\n')
     code, out, err = ugc(capsys, "events", "send", "--url", url, "--file", str(path))
     assert code == 2
-    assert out.splitlines()[0].startswith("202 like")
+    assert out.splitlines()[0].startswith("200 like")
     assert out.splitlines()[1].startswith("400 ?")
     assert err.strip() == "error: 1 of 2 events were rejected"
 

@@ -207,21 +207,21 @@ def test_samples_are_valid_and_lines_are_sent_as_written() -> None:
     assert all(verdict(item) == "valid" for item in samples)
     lines = [samples[0].body, b"", b"{not json", b'{"event": {"event_type": "click"}}']
     items = list(items_from_lines(lines))
-    assert [item.expected_status for item in items] == [202, 400, 202]
+    assert [item.expected_status for item in items] == [ACCEPTED, MALFORMED, ACCEPTED]
     assert items[0].body == samples[0].body and items[2].event_type == "click"
 
 
 def test_batch_outcomes_read_per_event_results() -> None:
     answer = {
-        "results": [
-            {"index": 0, "status": 202, "event_id": "a"},
-            {"index": 1, "status": 422, "errors": {"data.x": ["bad"]}},
-        ]
+        "accepted": 1,
+        "rejected": 2,
+        "event_ids": ["a", None, None],
+        "errors": {"1": {"data.x": ["bad"]}, "2": {"_unavailable": ["kafka down"]}},
     }
-    assert [o[:2] for o in batch_outcomes(207, answer, 2)] == [(202, "a"), (422, None)]
-    rejected = {"accepted": [{"index": 1, "event_id": "b"}], "rejected": [{"index": 0}]}
-    assert [o[:2] for o in batch_outcomes(207, rejected, 2)] == [(422, None), (202, "b")]
-    assert [o[0] for o in batch_outcomes(413, {}, 3)] == [413, 413, 413]
+    assert [o[:2] for o in batch_outcomes(207, answer, 3)] == [(207, "a"), (422, None), (503, None)]
+    none = {"accepted": 0, "rejected": 1, "event_ids": [None], "errors": {"0": {"event": ["x"]}}}
+    assert [o[:2] for o in batch_outcomes(422, none, 1)] == [(422, None)]
+    assert [o[0] for o in batch_outcomes(413, {"error": "payload_too_large"}, 3)] == [413] * 3
 
 
 def test_token_bucket_paces() -> None:

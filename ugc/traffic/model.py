@@ -48,7 +48,7 @@ from ugc.events import format_ts
 from ugc.traffic import invalid
 
 #: what the collector should answer; a valid event is expected to get any 2xx
-ACCEPTED = 202
+ACCEPTED = 200
 MALFORMED = 400
 INVALID = 422
 
@@ -84,7 +84,7 @@ class TrafficItem:
 
     body: bytes
     content_type: str
-    #: 202 for a valid event (any 2xx counts as a match), else 422 or 400
+    #: 200 for a valid event (any 2xx counts as a match), else 422 or 400
     expected_status: int
     #: the canonical type for a valid event; for a broken one, the type it was made from
     event_type: str

@@ -54,7 +54,7 @@ def sample_items(
 def items_from_lines(lines: Iterable[bytes | str]) -> Iterator[TrafficItem]:
     """One item per non-empty line, sent exactly as written (so broken lines can be tried).
 
-    Nothing is assumed about validity: ``expected_status`` is 202 for a line that parses as
+    Nothing is assumed about validity: ``expected_status`` is 200 for a line that parses as
     JSON and 400 for one that does not; the collector's answer is what ``send`` reports.
     """
     for raw in lines:

@@ -265,42 +265,27 @@ async def _post_batch(
 def batch_outcomes(
     status: int, answer: dict[str, Any], size: int
 ) -> list[tuple[int, str | None, str]]:
-    """Per-event (status, event_id, detail) from a batch answer.
+    """Per-event (status, event_id, detail) from the collector's batch answer.
 
-    The batch answer lists ``results`` (or ``events``) by index, each with a ``status`` and
-    an ``event_id`` or ``errors``; or ``accepted`` ids and ``rejected``/``errors`` entries with
-    an ``index``. A whole-batch failure (4xx/5xx without per-event results) applies to every
-    event in it.
+    The answer (200 all accepted, 207 some, 422 none) holds ``event_ids``, one per index
+    (null for a refused event), and ``errors`` keyed by index: field errors (422), or
+    ``_unavailable`` when the event was valid but could not be stored (503). An answer
+    without per-event ids (413, 503, ...) applies its status to every event in the batch.
     """
-    results = answer.get("results") or answer.get("events")
-    if isinstance(results, list) and len(results) == size:
-        out = []
-        for result in results:
-            result = result if isinstance(result, dict) else {}
-            code = result.get("status")
-            if not isinstance(code, int):
-                code = 422 if result.get("errors") else 202
-            out.append((code, result.get("event_id"), str(result.get("errors") or "")))
-        return out
-    rejected = answer.get("rejected") or answer.get("errors")
-    if 200 <= status < 300 or status == 207:
-        outcomes: list[tuple[int, str | None, str]] = [(202, None, "")] * size
-        accepted = answer.get("accepted")
-        if isinstance(accepted, list):
-            for entry in accepted:
-                if isinstance(entry, dict) and isinstance(entry.get("index"), int):
-                    index = entry["index"]
-                    if 0 <= index < size:
-                        outcomes[index] = (202, entry.get("event_id"), "")
-        if isinstance(rejected, list):
-            for entry in rejected:
-                if isinstance(entry, dict) and isinstance(entry.get("index"), int):
-                    index = entry["index"]
-                    if 0 <= index < size:
-                        code = entry.get("status") if isinstance(entry.get("status"), int) else 422
-                        outcomes[index] = (code, None, str(entry.get("errors") or ""))
-        return outcomes
-    return [(status, None, str(answer)[:300])] * size
+    event_ids = answer.get("event_ids")
+    if not isinstance(event_ids, list) or len(event_ids) != size:
+        return [(status, None, str(answer)[:300])] * size
+    errors = answer.get("errors") if isinstance(answer.get("errors"), dict) else {}
+    accepted = status if 200 <= status < 300 else 200
+    outcomes: list[tuple[int, str | None, str]] = []
+    for index, event_id in enumerate(event_ids):
+        if isinstance(event_id, str):
+            outcomes.append((accepted, event_id, ""))
+            continue
+        error = errors.get(str(index)) or {}
+        code = 503 if isinstance(error, dict) and "_unavailable" in error else 422
+        outcomes.append((code, None, str(error)[:300]))
+    return outcomes
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:
