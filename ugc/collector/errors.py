@@ -56,8 +56,8 @@ class ErrorHandlers:
         elif isinstance(ex, Unavailable):
             log.warning("unavailable", extra={"error": ex.code, "reason": ex.one_line()})
         errors = ex.errors if isinstance(ex, ValidationFailed) else None
-        event_type = getattr(req.context, "event_type", None) or "unknown"
-        self.metrics.reject(event_type, ex.code)
+        if not getattr(ex, "counted", False):
+            self.metrics.reject(req.context.get("event_type") or "unknown", ex.code)
         resp.status = ex.http_status
         resp.content_type = falcon.MEDIA_JSON
         resp.data = error_body(ex.code, ex.message, errors, **extra)

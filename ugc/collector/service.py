@@ -73,16 +73,9 @@ class Collector:
         self, payload: Any, *, token: str | None = None, user_agent: str | None = None
     ) -> str:
         """Store one event; its event id. Raises ``ValidationFailed`` / ``Unavailable``."""
-        incoming = self._normalise(payload)
+        incoming = normalise(payload, self.registry)  # refusals are counted by the HTTP layer
         identity = await self._resolve(incoming.token or token)
         return await self._store(incoming, identity, user_agent)
-
-    def _normalise(self, payload: Any) -> Incoming:
-        try:
-            return normalise(payload, self.registry)
-        except ValidationFailed:
-            self.metrics.reject(self.type_label(payload), "validation_failed")
-            raise
 
     async def _resolve(self, token: str | None) -> Identity:
         identity = await self.identity.resolve(token)
@@ -93,11 +86,7 @@ class Collector:
         record = build_record(incoming, identity, datetime.now(UTC), user_agent)
         name = incoming.event_type.name
         key = self._keys.get(name) or name.encode()
-        try:
-            via = await self.delivery.store(key, orjson.dumps(record))
-        except Unavailable as exc:
-            self.metrics.reject(name, exc.code)
-            raise
+        via = await self.delivery.store(key, orjson.dumps(record))
         self.metrics.accept(name, via)
         return record["event_id"]
 
@@ -139,9 +128,10 @@ class Collector:
                 self.metrics.reject(self.type_label(payload), "payload_too_large")
                 continue
             try:
-                valid.append((index, self._normalise(payload)))
+                valid.append((index, normalise(payload, self.registry)))
             except ValidationFailed as exc:
                 errors[str(index)] = exc.errors
+                self.metrics.reject(self.type_label(payload), exc.code)
         return valid, errors
 
     async def collect_batch(
@@ -163,8 +153,10 @@ class Collector:
             ),
             return_exceptions=True,
         )
-        for (index, _incoming), outcome in zip(valid, outcomes, strict=True):
+        for (index, incoming), outcome in zip(valid, outcomes, strict=True):
             if isinstance(outcome, Unavailable):
+                self.metrics.reject(incoming.event_type.name, outcome.code)
+                outcome.counted = True  # type: ignore[attr-defined]
                 result.unavailable = outcome
                 result.errors[str(index)] = {"_unavailable": [outcome.message]}
             elif isinstance(outcome, BaseException):
