@@ -50,7 +50,7 @@ from tests.support.services import (  # noqa: E402
 
 LUA = ROOT / "scripts" / "bench_collector.lua"
 VENV_BIN = Path(sys.executable).parent
-#: the worker class `ugc serve` uses; read from ugc.cli.serve when it says (see _worker_class)
+#: the worker class `ugc serve` uses, when ugc.collector.server cannot say (see _worker_class)
 DEFAULT_WORKER_CLASS = "uvicorn_worker.UvicornWorker"
 TARGETS = {"anonymous": (8000, 25.0), "token": (5000, None)}
 MIN_RATIO = 0.5
@@ -79,10 +79,11 @@ class Gunicorn(ManagedProcess):
             "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers),
             "--worker-class", self.worker_class,
-            "--backlog", "4096",
-            "--keep-alive", "75",
+            # as ugc.collector.server.CollectorServer sets them
+            "--backlog", "2048",
+            "--keep-alive", "5",
             "--log-level", "warning",
-            "--pythonpath", str(ROOT / "scripts"),
+            "--pythonpath", f"{ROOT / 'scripts'},{ROOT}",
             "bench_hello:app",
         ]  # fmt: skip
 
@@ -128,17 +129,10 @@ class Collector(ManagedProcess):
 
 def _worker_class() -> str:
     """The gunicorn worker class `ugc serve` runs, so the baseline is served the same way."""
-    with contextlib.suppress(Exception):
-        import ugc.cli.serve as serve
+    with contextlib.suppress(ImportError):
+        from ugc.collector.server import WORKER_CLASS
 
-        for name in ("WORKER_CLASS", "worker_class", "DEFAULT_WORKER_CLASS"):
-            value = getattr(serve, name, None)
-            if isinstance(value, str):
-                return value
-        source = Path(serve.__file__).read_text()
-        match = re.search(r"""["']([\w.]+(?:Uvicorn|Worker)\w*)["']""", source)
-        if match:
-            return match.group(1)
+        return WORKER_CLASS
     return DEFAULT_WORKER_CLASS
 
 

@@ -92,7 +92,7 @@ def send(
                 )
             )
         else:
-            click.echo(f"{status} {item.event_type} {event_id or ''} {detail}".rstrip())
+            click.echo(" ".join(filter(None, [str(status), item.event_type, event_id, detail])))
     if report.rejected:
         raise BadInput(f"{report.rejected} of {report.sent} events were rejected")
 

@@ -236,7 +236,8 @@ async def _post_one(
     event_id = None
     if 200 <= status < 300 and item.event_id is None:
         event_id = _answer(response).get("event_id")
-    detail = response.text if not item.expects(status) or report.answers is not None else ""
+    shown = not item.expects(status) or (report.answers is not None and not 200 <= status < 300)
+    detail = response.text if shown else ""
     report._record(item, status, event_id, detail)
 
 
