@@ -219,18 +219,24 @@ class Spool:
         self._written += 1
 
     def _roll(self) -> None:
-        if self._active is not None:
-            if self._active.records:
-                self._sealed.append(self._active)
-                self._dirty.append(self._active_fd)  # closed after its last fsync
-            else:
-                self._active.remove()
-                os.close(self._active_fd)  # type: ignore[arg-type]
+        self._seal()
         self._seq += 1
         path = self.directory / f"{self.tag}.{self._seq:08d}.seg"
         self._active_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._active = _Segment(path)
         self._new_files = True
+
+    def _seal(self) -> None:
+        """Close the active segment for writing (a new one opens on the next append)."""
+        if self._active is None or self._active_fd is None:
+            return
+        if self._active.records:
+            self._sealed.append(self._active)
+            self._dirty.append(self._active_fd)  # closed after its last fsync
+        else:
+            self._active.remove()
+            os.close(self._active_fd)
+        self._active, self._active_fd = None, None
 
     async def _sync_through(self, target: int) -> None:
         while self._synced < target:
@@ -343,8 +349,7 @@ class Spool:
         """
         if self._active is not None and self._active.records:
             await self._sync_through(self._written)
-            self._roll()
-            await self._sync_through(self._written)
+            self._seal()
         while self._sealed and not stop():
             segment = self._sealed[0]
             if not await self._drain_segment(segment, publish, stop):
