@@ -82,3 +82,74 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wareho
         yield request.getfixturevalue("server_warehouse")
     else:
         yield make_chdb_warehouse(tmp_path / "warehouse")
+
+
+# ----------------------------------------------------------------------------- test data
+def canonical_record(
+    event_type: str,
+    *,
+    data: dict[str, Any] | None = None,
+    received_at: Any = None,
+    user_id: str = "user-1",
+    session_id: str | None = "s-1",
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A canonical record built the way the collector builds it (normalise + build_record)."""
+    from datetime import UTC, datetime
+
+    from ugc.events import REGISTRY, Identity, build_record, normalise
+
+    spec = REGISTRY.get(event_type)
+    payload: dict[str, Any] = {
+        "event": event_type,
+        "data": spec.example() if data is None else data,
+        "session_id": session_id,
+        "context": context or {"country": "NL", "device": "desktop"},
+    }
+    incoming = normalise(payload, REGISTRY)
+    identity = Identity(user_id=user_id, source="local")
+    moment = received_at or datetime.now(UTC)
+    return build_record(incoming, identity, moment, user_agent="pytest")
+
+
+def produce(
+    bootstrap: str,
+    topic: str,
+    messages: list[tuple[bytes | None, bytes | None]],
+    *,
+    partition: int | None = None,
+    timestamps: list[int] | None = None,
+) -> None:
+    """Produce ``(key, value)`` pairs and wait for every ack (a test helper, not the collector)."""
+    from confluent_kafka import Producer
+
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True}
+    )
+    errors: list[Any] = []
+
+    def on_delivery(err: Any, _msg: Any) -> None:
+        if err is not None:
+            errors.append(err)
+
+    for index, (key, value) in enumerate(messages):
+        kwargs: dict[str, Any] = {"on_delivery": on_delivery}
+        if partition is not None:
+            kwargs["partition"] = partition
+        if timestamps is not None:
+            kwargs["timestamp"] = timestamps[index]
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, **kwargs)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    if producer.flush(30) or errors:
+        raise RuntimeError(f"produce failed: {errors[:3]}")
+
+
+def encode(record: dict[str, Any]) -> tuple[bytes, bytes]:
+    """``(key, value)`` as the collector publishes a record."""
+    import orjson
+
+    return record["event_type"].encode(), orjson.dumps(record)

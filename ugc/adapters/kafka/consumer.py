@@ -1,0 +1,224 @@
+"""The ETL's consumer: bounded reads of one partition at a time with ``assign()``.
+
+Never ``subscribe()``: a group join costs seconds (about 23 s on tansu) and rebalances move
+partitions under a batch load. The consumer group is used only to *publish* progress
+(``commit``), so standard lag tools (``kafka-consumer-groups --describe``) show the ETL.
+
+The high watermark. ``ListOffsets`` (``get_watermark_offsets`` without the cache) is right on
+Kafka, but tansu answers with the last batch's base offset + 1. The watermark carried in fetch
+responses is right on both, so ``watermarks()`` fetches once from just before the listed end
+and reads the cached value (the last message of a partition is always at or after the last
+batch's base offset).
+
+Messages are handed out as librdkafka's own objects (``.offset()``, ``.value()``, ``.key()``,
+``.timestamp()``): copying a million of them into ours would cost more than the ETL's parse.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from ugc.errors import BrokerUnavailable, ConfigError
+
+#: how long one ``consume`` call waits for messages before the loop checks again
+_POLL_S = 0.5
+_TRANSPORT = {
+    KafkaError._TRANSPORT,
+    KafkaError._TIMED_OUT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._RESOLVE,
+}
+
+
+class OffsetOutOfRange(Exception):
+    """The broker says a position is outside the log (real Kafka; tansu just stays silent)."""
+
+
+def consumer_config(bootstrap: str, group: str) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "enable.partition.eof": True,
+        # a position outside the log is an error to report, never a silent jump
+        "auto.offset.reset": "error",
+        "isolation.level": "read_committed",
+        # partitions are read one after another: a fetch parked on the previous one (up to
+        # this long) delays the next
+        "fetch.wait.max.ms": 20,
+        "fetch.max.bytes": 64 * 1024 * 1024,
+        "max.partition.fetch.bytes": 8 * 1024 * 1024,
+        "queued.max.messages.kbytes": 128 * 1024,
+        "socket.connection.setup.timeout.ms": 5000,
+        "client.id": "ugc-etl",
+    }
+
+
+class PartitionReader:
+    """Reads ``[start, end)`` of one partition at a time; commits positions to the group."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str, *, timeout: float = 10.0) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.timeout = timeout
+        try:
+            self._consumer = Consumer(consumer_config(bootstrap, group))
+        except KafkaException as exc:
+            raise ConfigError(f"bad Kafka consumer settings: {exc}") from exc
+
+    # ------------------------------------------------------------------ metadata
+    def partitions(self) -> list[int] | None:
+        """The topic's partition ids, or ``None`` when the topic does not exist."""
+        try:
+            metadata = self._consumer.list_topics(self.topic, timeout=self.timeout)
+        except KafkaException as exc:
+            raise self._unavailable(exc) from exc
+        found = metadata.topics.get(self.topic)
+        if found is None or found.error is not None or not found.partitions:
+            return None
+        return sorted(found.partitions)
+
+    def watermarks(self, partition: int) -> tuple[int, int]:
+        """``(low, high)``: the first offset kept and the offset the next message will get."""
+        tp = TopicPartition(self.topic, partition)
+        try:
+            low, listed = self._consumer.get_watermark_offsets(tp, timeout=self.timeout)
+        except KafkaException as exc:
+            raise self._unavailable(exc) from exc
+        if listed <= low:
+            return low, listed
+        self._assign(partition, listed - 1)
+        deadline = time.monotonic() + self.timeout
+        high = -1
+        while time.monotonic() < deadline:
+            self._poll_events(1, _POLL_S)
+            high = self._consumer.get_watermark_offsets(tp, cached=True)[1]
+            if high >= 0:
+                break
+        self._consumer.unassign()
+        if high < 0:
+            raise BrokerUnavailable(
+                f"kafka at {self.bootstrap} did not answer a fetch of {self.topic}[{partition}]"
+            )
+        return low, max(high, listed)
+
+    def offset_for_time(self, partition: int, ts_ms: int) -> int | None:
+        """The earliest offset whose timestamp is at or after ``ts_ms``; ``None`` = past the end.
+
+        tansu answers at batch granularity (a little early) and says 0 where Kafka says "end":
+        callers skip the messages before ``ts_ms`` themselves.
+        """
+        try:
+            [found] = self._consumer.offsets_for_times(
+                [TopicPartition(self.topic, partition, ts_ms)], timeout=self.timeout
+            )
+        except KafkaException as exc:
+            raise self._unavailable(exc) from exc
+        return None if found.offset < 0 else found.offset
+
+    # ------------------------------------------------------------------ reading
+    def read(self, partition: int, start: int, end: int, batch_size: int) -> Iterator[list[Any]]:
+        """Batches of at most ``batch_size`` messages with ``start <= offset < end``.
+
+        Raises ``OffsetOutOfRange`` when the broker rejects ``start`` and ``BrokerUnavailable``
+        when no progress is made for ``timeout`` seconds.
+        """
+        if start >= end:
+            return
+        self._assign(partition, start)
+        try:
+            position = start
+            idle_since = time.monotonic()
+            while position < end:
+                want = min(batch_size, end - position)
+                messages = self._poll_events(want, _POLL_S, partition=partition)
+                batch = [m for m in messages if m.offset() < end]
+                if batch:
+                    position = batch[-1].offset() + 1
+                    idle_since = time.monotonic()
+                    yield batch
+                elif self._at_eof:
+                    return
+                elif time.monotonic() - idle_since > self.timeout:
+                    raise BrokerUnavailable(
+                        f"kafka at {self.bootstrap} sent nothing from {self.topic}[{partition}] "
+                        f"at offset {position} for {self.timeout:.0f} s (expected up to {end})"
+                    )
+                if messages and messages[-1].offset() >= end - 1:
+                    return
+        finally:
+            self._consumer.unassign()
+
+    def message_at(self, partition: int, offset: int) -> Any | None:
+        """The message at ``offset`` (or the next one after a hole), ``None`` at the end."""
+        batches = self.read(partition, offset, offset + 1, 1)
+        try:
+            return next(iter(batches), [None])[0]
+        finally:
+            batches.close()
+
+    def commit(self, positions: dict[int, int]) -> None:
+        """Publish next-to-read offsets to the consumer group (for lag tools; not our truth)."""
+        offsets = [TopicPartition(self.topic, p, o) for p, o in positions.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            raise self._unavailable(exc) from exc
+
+    def committed(self, partitions: list[int]) -> dict[int, int | None]:
+        try:
+            found = self._consumer.committed(
+                [TopicPartition(self.topic, p) for p in partitions], timeout=self.timeout
+            )
+        except KafkaException as exc:
+            raise self._unavailable(exc) from exc
+        return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in found}
+
+    def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.close()
+
+    def __enter__(self) -> PartitionReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+    def _assign(self, partition: int, offset: int) -> None:
+        self._at_eof = False
+        self._consumer.assign([TopicPartition(self.topic, partition, offset)])
+
+    def _poll_events(self, count: int, timeout: float, partition: int | None = None) -> list[Any]:
+        """Messages only; EOF is remembered, errors become ours."""
+        try:
+            events = self._consumer.consume(count, timeout)
+        except KafkaException as exc:
+            raise self._unavailable(exc) from exc
+        messages = []
+        for event in events:
+            err = event.error()
+            if err is None:
+                messages.append(event)
+            elif err.code() == KafkaError._PARTITION_EOF:
+                self._at_eof = True
+            elif err.code() in (KafkaError._AUTO_OFFSET_RESET, KafkaError.OFFSET_OUT_OF_RANGE):
+                raise OffsetOutOfRange(err.str())
+            elif err.code() in _TRANSPORT:
+                raise BrokerUnavailable(f"kafka at {self.bootstrap}: {err.str()}")
+            elif err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
+                raise ConfigError(f"topic {self.topic!r} does not exist at {self.bootstrap}")
+            else:
+                raise BrokerUnavailable(f"kafka at {self.bootstrap}: {err.str()}")
+        return messages
+
+    def _unavailable(self, exc: KafkaException) -> BrokerUnavailable:
+        err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+        text = err.str() if err is not None else str(exc)
+        return BrokerUnavailable(f"kafka at {self.bootstrap}: {text}")

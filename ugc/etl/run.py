@@ -1,0 +1,364 @@
+"""``ugc etl run``: drain the topic into the warehouse, batch by batch, effectively once.
+
+Per partition, per batch (at most ``batch_size`` messages of one partition):
+
+1. route: parse, validate, build one column block per event table plus dead letters;
+2. insert the blocks (each row carries ``kafka_partition``/``kafka_offset``);
+3. write the ledger row for the batch (the new position);
+4. commit the position to the consumer group (for lag tools only).
+
+A crash between 2 and 3 re-delivers the batch on the next run: the same rows again, at the same
+positions, which the ReplacingMergeTree key and the reader views collapse. A crash after 3
+loses nothing. The ledger is written only after its rows, so it never claims more than was
+written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ugc.adapters.clickhouse import UNKNOWN_TABLE, Warehouse, WarehouseQueryError, connect
+from ugc.adapters.kafka.consumer import OffsetOutOfRange, PartitionReader
+from ugc.errors import ConfigError, IntegrityError
+from ugc.etl.ledger import Entry, Ledger, Position, RunLog, now_iso
+from ugc.etl.lock import WarehouseLock
+from ugc.etl.plan import PartitionPlan, backwards_error, plan_partition, to_ms
+from ugc.etl.route import Router
+from ugc.events import REGISTRY
+from ugc.events.registry import Registry
+from ugc.settings import Settings
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    since: datetime | None = None
+    until: datetime | None = None
+    replay: bool = False
+    batch_size: int = 50_000
+    max_events: int | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class PartitionResult:
+    partition: int
+    mode: str
+    start: int
+    end: int
+    next_offset: int
+    loaded: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+    batches: int = 0
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    topic: str
+    warehouse: str
+    backend: str
+    dry_run: bool
+    status: str = "ok"
+    loaded: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+    tables: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    partitions: list[PartitionResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def events_per_second(self) -> float:
+        handled = self.loaded + self.dead_lettered
+        return round(handled / self.seconds, 1) if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        data["events_per_second"] = self.events_per_second
+        data["lag"] = sum(p.end - p.next_offset for p in self.partitions)
+        return data
+
+    def one_line(self) -> str:
+        dry = " (dry run: nothing written)" if self.dry_run else ""
+        return (
+            f"etl run {self.run_id}: loaded {self.loaded}, dead-lettered {self.dead_lettered}, "
+            f"skipped {self.skipped} from {self.topic} ({len(self.partitions)} partitions) "
+            f"into {self.warehouse} in {self.seconds:.2f} s "
+            f"({self.events_per_second:,.0f} events/s){dry}"
+        )
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def run_etl(
+    settings: Settings,
+    options: RunOptions,
+    *,
+    registry: Registry = REGISTRY,
+    progress: Progress | None = None,
+    on_plan: Callable[[list[PartitionPlan]], None] | None = None,
+) -> RunSummary:
+    """One bounded run; raises ``ugc.errors`` (see docs/etl.md for the exit codes)."""
+    if options.batch_size < 1:
+        raise ConfigError("--batch-size must be at least 1")
+    if options.since and options.until and options.until <= options.since:
+        raise ConfigError("--until must be after --since")
+    with (
+        connect(settings.warehouse_url) as warehouse,
+        PartitionReader(
+            settings.kafka_bootstrap, settings.kafka_topic, settings.etl_group
+        ) as reader,
+    ):
+        loader = Loader(warehouse, reader, registry, options, progress=progress, on_plan=on_plan)
+        return loader.run()
+
+
+class Loader:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        reader: PartitionReader,
+        registry: Registry,
+        options: RunOptions,
+        *,
+        progress: Progress | None = None,
+        on_plan: Callable[[list[PartitionPlan]], None] | None = None,
+    ) -> None:
+        self.warehouse = warehouse
+        self.reader = reader
+        self.topic = reader.topic
+        self.options = options
+        self.progress = progress or (lambda _n: None)
+        self.on_plan = on_plan
+        self.run_id = new_run_id()
+        self.router = Router(registry, self.topic)
+        self.ledger = Ledger(warehouse)
+        self.runs = RunLog(warehouse, self.run_id, self.topic)
+        self.lock = WarehouseLock(warehouse, self.run_id)
+        self.summary = RunSummary(
+            self.run_id, self.topic, warehouse.url, warehouse.kind, options.dry_run
+        )
+        self._budget = options.max_events
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> RunSummary:
+        started = time.monotonic()
+        positions = self._positions()
+        if not self.options.dry_run:
+            self.lock.acquire()
+        try:
+            if not self.options.dry_run:
+                self.runs.record("running", self._options())
+            plans = self.plan(positions)
+            if self.on_plan:
+                self.on_plan(plans)
+            for plan in plans:
+                self.summary.partitions.append(self.load_partition(plan))
+                if self._budget is not None and self._budget <= 0:
+                    break
+            self.summary.seconds = time.monotonic() - started
+            if not self.options.dry_run:
+                self.runs.record("ok", self._options(), self._counts())
+        except BaseException as exc:
+            self.summary.status = "failed"
+            self._record_failure(exc)
+            raise
+        finally:
+            self._release()
+        return self.summary
+
+    def plan(self, positions: dict[int, Position]) -> list[PartitionPlan]:
+        partitions = self.reader.partitions()
+        if partitions is None:
+            if positions:
+                raise IntegrityError(
+                    f"topic {self.topic!r} no longer exists, but the ledger has loaded it",
+                    hint="recreate the topic, then `ugc etl run --replay --since TS`",
+                )
+            raise ConfigError(f"topic {self.topic!r} does not exist at {self.reader.bootstrap}")
+        missing = sorted(set(positions) - set(partitions))
+        if missing and not self.options.replay:
+            raise IntegrityError(
+                f"the ledger has loaded partitions {missing} of {self.topic!r}, "
+                f"which the broker no longer has",
+                hint="the topic was recreated: `ugc etl run --replay --since TS`",
+            )
+        since_ms = to_ms(self.options.since)
+        plans = []
+        for partition in partitions:
+            low, high = self.reader.watermarks(partition)
+            position = positions.get(partition)
+            since_offset = None
+            if since_ms is not None and (self.options.replay or position is None):
+                since_offset = self.reader.offset_for_time(partition, since_ms)
+            plan = plan_partition(
+                self.topic,
+                partition,
+                low,
+                high,
+                position,
+                since_offset=since_offset,
+                since_ms=since_ms,
+                replay=self.options.replay,
+            )
+            if plan.mode == "ledger" and position is not None:
+                self._check_fingerprint(position, low, high)
+            plans.append(plan)
+        return plans
+
+    def load_partition(self, plan: PartitionPlan) -> PartitionResult:
+        result = PartitionResult(plan.partition, plan.mode, plan.start, plan.end, plan.start)
+        skip_before = plan.skip_before_ms
+        until_ms = to_ms(self.options.until)
+        try:
+            for messages in self.reader.read(
+                plan.partition, plan.start, plan.end, self.options.batch_size
+            ):
+                skipped = 0
+                if skip_before is not None:
+                    skipped = _first_at_or_after(messages, skip_before)
+                    if skipped < len(messages):
+                        skip_before = None
+                handled = messages[skipped:]
+                stop = False
+                if until_ms is not None:
+                    cut = _first_at_or_after(handled, until_ms)
+                    stop = cut < len(handled)
+                    handled = handled[:cut]
+                if self._budget is not None and len(handled) >= self._budget:
+                    stop = True
+                    handled = handled[: self._budget]
+                consumed = messages[: skipped + len(handled)]
+                if consumed:
+                    self._load_batch(plan, result, consumed, handled, skipped)
+                if stop or not consumed:
+                    break
+        except OffsetOutOfRange as exc:
+            position = plan.ledger_position if plan.ledger_position is not None else plan.start
+            low, high = self.reader.watermarks(plan.partition)
+            raise backwards_error(self.topic, plan.partition, position, low, high) from exc
+        return result
+
+    # ------------------------------------------------------------------ one batch
+    def _load_batch(
+        self,
+        plan: PartitionPlan,
+        result: PartitionResult,
+        consumed: list[Any],
+        handled: list[Any],
+        skipped: int,
+    ) -> None:
+        routed = self.router.route(handled, plan.partition, self.run_id, now_iso())
+        first, last = consumed[0], consumed[-1]
+        if not self.options.dry_run:
+            for block in routed.blocks:
+                self.warehouse.insert(block.table, block.columns, block.data)
+            if routed.dead is not None:
+                self.warehouse.insert(routed.dead.table, routed.dead.columns, routed.dead.data)
+            self.ledger.write(
+                Entry(
+                    self.topic,
+                    plan.partition,
+                    first.offset(),
+                    last.offset(),
+                    last.offset() + 1,
+                    routed.loaded,
+                    routed.dead_lettered,
+                    skipped,
+                    first.timestamp()[1],
+                    last.timestamp()[1],
+                    plan.mode,
+                    self.run_id,
+                )
+            )
+            self.reader.commit({plan.partition: last.offset() + 1})
+            self.lock.heartbeat()
+        result.next_offset = last.offset() + 1
+        result.loaded += routed.loaded
+        result.dead_lettered += routed.dead_lettered
+        result.skipped += skipped
+        result.batches += 1
+        self._count(routed, skipped)
+        if self._budget is not None:
+            self._budget -= len(handled)
+        self.progress(len(consumed))
+
+    def _count(self, routed: Any, skipped: int) -> None:
+        summary = self.summary
+        summary.loaded += routed.loaded
+        summary.dead_lettered += routed.dead_lettered
+        summary.skipped += skipped
+        for block in routed.blocks:
+            summary.tables[block.table] = summary.tables.get(block.table, 0) + block.rows
+        for reason, count in routed.reasons.items():
+            summary.reasons[reason] = summary.reasons.get(reason, 0) + count
+
+    # ------------------------------------------------------------------ helpers
+    def _positions(self) -> dict[int, Position]:
+        try:
+            return self.ledger.positions(self.topic)
+        except WarehouseQueryError as exc:
+            if exc.server_code == UNKNOWN_TABLE:
+                raise ConfigError(
+                    f"the warehouse at {self.warehouse.url} has no ETL tables",
+                    hint="run `ugc db migrate` first",
+                ) from exc
+            raise
+
+    def _check_fingerprint(self, position: Position, low: int, high: int) -> None:
+        """The message the ledger saw last must still be there, with the same timestamp."""
+        if position.last_ts_s is None or not low <= position.last_offset < high:
+            return
+        found = self.reader.message_at(position.partition, position.last_offset)
+        if found is None or found.offset() != position.last_offset:
+            return
+        seen_s = found.timestamp()[1] // 1000
+        if seen_s != position.last_ts_s:
+            raise IntegrityError(
+                f"offset {position.last_offset} of {self.topic}[{position.partition}] now holds a "
+                f"different message than the one loaded (timestamp {seen_s} s, ledger says "
+                f"{position.last_ts_s} s): the topic was recreated or the broker lost its state",
+                hint="re-read from a known time with `ugc etl run --replay --since TS`",
+            )
+
+    def _options(self) -> dict[str, Any]:
+        data = asdict(self.options)
+        data["pid"] = os.getpid()
+        return data
+
+    def _counts(self) -> tuple[int, int, int]:
+        return (self.summary.loaded, self.summary.dead_lettered, self.summary.skipped)
+
+    def _record_failure(self, exc: BaseException) -> None:
+        if self.options.dry_run or not self.lock.held:
+            return
+        # the warehouse may be the thing that failed
+        with contextlib.suppress(Exception):
+            self.runs.record(
+                "failed", self._options(), self._counts(), f"{type(exc).__name__}: {exc}"
+            )
+
+    def _release(self) -> None:
+        # a dead warehouse keeps a stale lock; the next run takes it over
+        with contextlib.suppress(Exception):
+            self.lock.release()
+
+
+def _first_at_or_after(messages: list[Any], ts_ms: int) -> int:
+    for index, message in enumerate(messages):
+        if message.timestamp()[1] >= ts_ms:
+            return index
+    return len(messages)
