@@ -1,0 +1,158 @@
+"""Each mart: its table, its columns and the ``INSERT ... SELECT`` that fills one month.
+
+Marts read the deduplicated views (``v_events_<type>``: one row per event_id) and bucket by
+``event_at`` (UTC). Parameters: ``%(month)s`` (first day, text), ``%(start)s``/``%(end)s``
+(epoch seconds, ``[start, end)``), ``%(end_plus_day)s``. "Users" are verified user ids only:
+``user_id`` is never a claimed id, and ``anonymous`` (no or invalid token) is left out.
+Table names come from the registry and this module, never from input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ugc.events import ANONYMOUS, REGISTRY
+
+IN_MONTH = "event_at >= toDateTime(%(start)s, 'UTC') AND event_at < toDateTime(%(end)s, 'UTC')"
+VERIFIED = f"user_id != '{ANONYMOUS}' AND user_id != ''"
+MONTH = "toDate(%(month)s)"
+#: time on page outside [0, MAX_PAGE_SECONDS] is left out of the averages (and counted)
+MAX_PAGE_SECONDS = 86400
+
+
+def view(event_type: str) -> str:
+    return "v_" + REGISTRY.get(event_type).table
+
+
+def all_events(columns: str) -> str:
+    """``columns`` from every type's view in the month, as one UNION ALL."""
+    return " UNION ALL ".join(
+        f"SELECT '{t.name}' AS event_type, {columns} FROM v_{t.table} WHERE {IN_MONTH}"
+        for t in REGISTRY
+    )
+
+
+@dataclass(frozen=True)
+class Mart:
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    #: the SELECT whose rows are inserted (columns in ``columns`` order)
+    select: str
+    #: how ``marts show`` orders the rows
+    order_by: str
+    doc: str
+
+    @property
+    def insert(self) -> str:
+        return f"INSERT INTO {self.table} ({', '.join(self.columns)}) {self.select}"
+
+
+VENDOR_FILMS = Mart(
+    "vendor_films",
+    "mart_vendor_films",
+    ("month", "vendor_id", "films", "additions"),
+    f"SELECT {MONTH}, vendor_id, uniqExact(film_id), count() FROM {view('film_added')} "
+    f"WHERE {IN_MONTH} GROUP BY vendor_id",
+    "films DESC, vendor_id",
+    "Films added per vendor: distinct film ids, and film_added events.",
+)
+
+DAILY = Mart(
+    "daily",
+    "mart_daily",
+    ("month", "day", "event_type", "events", "users"),
+    f"SELECT {MONTH}, day, event_type, count(), uniqExactIf(user_id, {VERIFIED}) FROM ("
+    f"{all_events('toDate(event_at) AS day, user_id')}) GROUP BY day, event_type "
+    f"UNION ALL SELECT {MONTH}, day, '*', count(), uniqExactIf(user_id, {VERIFIED}) FROM ("
+    f"{all_events('toDate(event_at) AS day, user_id')}) GROUP BY day",
+    "day, event_type",
+    "Events and verified users per day, per type and for all types together ('*').",
+)
+
+ACTIVE_USERS = Mart(
+    "active_users",
+    "mart_active_users",
+    ("month", "mau", "avg_dau", "peak_dau", "active_days", "events"),
+    f"SELECT {MONTH}, (SELECT uniqExactIf(user_id, {VERIFIED}) FROM ("
+    f"{all_events('user_id')})), avg(users), max(users), count(), sum(events) "
+    f"FROM mart_daily WHERE month = {MONTH} AND event_type = '*'",
+    "month",
+    "MAU (distinct verified users in the month); DAU averaged over the days that had events.",
+)
+
+TIME_ON_PAGE = Mart(
+    "time_on_page",
+    "mart_time_on_page",
+    ("month", "page_type", "views", "total_s", "avg_s", "median_s", "p90_s", "excluded"),
+    f"SELECT {MONTH}, page_type, countIf(ok), sumIf(d, ok), avgIf(d, ok), "
+    "quantileExactIf(0.5)(d, ok), quantileExactIf(0.9)(d, ok), countIf(NOT ok) FROM ("
+    f"SELECT s.page_type AS page_type, e.te - s.ts AS d, d >= 0 AND d <= {MAX_PAGE_SECONDS} AS ok "
+    "FROM (SELECT page_view_id AS id, any(page_type) AS page_type, "
+    f"toUnixTimestamp(min(event_at)) AS ts FROM {view('page_view_start')} WHERE {IN_MONTH} "
+    "GROUP BY page_view_id) AS s ANY INNER JOIN ("
+    f"SELECT page_view_id AS id, toUnixTimestamp(min(event_at)) AS te FROM {view('page_view_end')} "
+    "WHERE event_at >= toDateTime(%(start)s, 'UTC') "
+    "AND event_at < toDateTime(%(end_plus_day)s, 'UTC') GROUP BY page_view_id) AS e "
+    "ON s.id = e.id) GROUP BY page_type",
+    "views DESC, page_type",
+    "Time on page per page type, from page_view_start/end pairs (by page_view_id) whose start "
+    "is in the month; seconds; pairs outside [0, 1 day] are excluded and counted.",
+)
+
+VIDEO_COMPLETIONS = Mart(
+    "video_completions",
+    "mart_video_completions",
+    ("month", "video_id", "completions", "full_watches", "viewers"),
+    f"SELECT {MONTH}, video_id, count(), countIf(duration_total = 1), "
+    f"uniqExactIf(user_id, {VERIFIED}) FROM {view('video_complete')} WHERE {IN_MONTH} "
+    "GROUP BY video_id",
+    "completions DESC, video_id",
+    "video_complete events per video; full_watches have duration_total; verified viewers.",
+)
+
+QUALITY_SWITCHES = Mart(
+    "quality_switches",
+    "mart_quality_switches",
+    ("month", "video_id", "switches_up", "switches_down", "switches"),
+    f"SELECT {MONTH}, video_id, countIf(new_quality > old_quality), "
+    f"countIf(new_quality < old_quality), count() FROM {view('quality_change')} "
+    f"WHERE {IN_MONTH} GROUP BY video_id",
+    "switches DESC, video_id",
+    "Quality switches per video: up (higher new quality), down, and all quality_change events.",
+)
+
+SEARCH_FILTERS = Mart(
+    "search_filters",
+    "mart_search_filters",
+    ("month", "filter", "uses", "users"),
+    f"SELECT {MONTH}, filter, count(), uniqExactIf(user_id, {VERIFIED}) FROM ("
+    "SELECT replaceRegexpAll(arrayJoin(splitByChar(';', filters)), '^\\\\s+|\\\\s+$', '') "
+    f"AS filter, user_id FROM {view('search_filter')} WHERE {IN_MONTH}) "
+    "WHERE filter != '' GROUP BY filter",
+    "uses DESC, filter",
+    "Each filter of search_filter.filters (split on ';', trimmed) with its uses and users.",
+)
+
+CLICKS = Mart(
+    "clicks",
+    "mart_clicks",
+    ("month", "element_type", "page_type", "clicks", "users"),
+    f"SELECT {MONTH}, element_type, page_type, count(), uniqExactIf(user_id, {VERIFIED}) "
+    f"FROM {view('element_click')} WHERE {IN_MONTH} GROUP BY element_type, page_type",
+    "clicks DESC, element_type, page_type",
+    "Clicks per element type and page type, with verified users.",
+)
+
+#: in build order: active_users reads mart_daily
+MARTS = (
+    VENDOR_FILMS,
+    DAILY,
+    ACTIVE_USERS,
+    TIME_ON_PAGE,
+    VIDEO_COMPLETIONS,
+    QUALITY_SWITCHES,
+    SEARCH_FILTERS,
+    CLICKS,
+)
+BUILDS_TABLE = "mart_builds"

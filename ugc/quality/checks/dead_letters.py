@@ -1,0 +1,63 @@
+"""The dead-letter rate: messages the ETL could not load, against everything it wrote.
+
+Both sides are counted by when the loader wrote them (``dead_lettered_at`` and ``loaded_at``)
+within the window; a dead letter written twice (a re-run) counts once, by its position.
+``where`` breaks the dead letters down by reason with their first positions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ugc.quality.checks.base import SAMPLE, Finding, Scope
+
+COLUMNS = ("dead_letters", "loaded", "rate")
+
+
+def loaded_sql(scope: Scope) -> str:
+    parts = [
+        f"SELECT count() AS n FROM {t.table} WHERE {scope.in_window('loaded_at')}"
+        for t in scope.event_types()
+    ]
+    return f"SELECT sum(n) FROM ({' UNION ALL '.join(parts)})"
+
+
+def reasons_sql(scope: Scope) -> str:
+    return (
+        "SELECT reason, count() AS n, groupArray(" + str(SAMPLE) + ")((p, o, event_type)) FROM ("
+        "SELECT reason, kafka_partition AS p, kafka_offset AS o, any(event_type) AS event_type "
+        f"FROM {scope.layout.dead_letters} WHERE topic = %(topic)s AND "
+        f"{scope.in_window('dead_lettered_at')} GROUP BY reason, p, o ORDER BY p, o) "
+        "GROUP BY reason ORDER BY n DESC, reason"
+    )
+
+
+def run(scope: Scope, suite: Any) -> Finding:
+    import pandas as pd
+
+    loaded = (
+        int(scope.warehouse.scalar(loaded_sql(scope), scope.bounds) or 0)
+        if scope.event_types()
+        else 0
+    )
+    where: list[dict[str, Any]] = []
+    dead = 0
+    if scope.has(scope.layout.dead_letters):
+        for reason, n, sample in scope.warehouse.query(
+            reasons_sql(scope), {**scope.bounds, "topic": scope.topic}
+        ):
+            dead += int(n)
+            where.append(
+                {
+                    "reason": reason,
+                    "dead_letters": int(n),
+                    "first": [
+                        {"partition": int(p), "offset": int(o), "event_type": t}
+                        for p, o, t in sample
+                    ],
+                }
+            )
+    total = dead + loaded
+    record = {"dead_letters": dead, "loaded": loaded, "rate": (dead / total) if total else 0.0}
+    result = pd.DataFrame.from_records([record], columns=list(COLUMNS))
+    return Finding(result, where, dict(record))
