@@ -221,11 +221,13 @@ def measure(
     wrk(url, path, bodies, connections=connections, threads=threads, seconds=args.warmup)
     runs = []
     for _ in range(args.repeats):
+        load = os.getloadavg()[0]
         raw = wrk(url, path, bodies, connections=connections, threads=threads, seconds=args.seconds)
         seconds = raw["duration_us"] / 1e6
         errors = raw["errors"]
         runs.append(
             {
+                "seconds": seconds,
                 "requests_per_s": raw["requests"] / seconds,
                 "events_per_s": raw["requests"] * batch_size / seconds,
                 "latency_ms": {
@@ -234,6 +236,8 @@ def measure(
                 "errors": sum(errors.values()),
                 "error_kinds": {k: v for k, v in errors.items() if v},
                 "requests": raw["requests"],
+                # the 1-minute load average just before: other work on the host skews figures
+                "load_before": round(load, 2),
             }
         )
     result = dict(label)
@@ -349,6 +353,13 @@ def _short(frame: str) -> str:
 # --------------------------------------------------------------------------- report
 def _print_row(row: dict[str, Any]) -> None:
     lat = row["latency_ms"]
+    if row["requests"] == 0:
+        print(
+            f"  {row['target']:<10} {row['mode']:<7} {row['identity']:<9} c={row['connections']:<6}"
+            f" no request completed within {row['runs'][0]['seconds']:g} s",
+            flush=True,
+        )
+        return
     print(
         f"  {row['target']:<10} {row['mode']:<7} {row['identity']:<9} c={row['connections']:<6}"
         f" {row['events_per_s']:>9.0f} ev/s {row['requests_per_s']:>8.0f} req/s"
@@ -564,8 +575,6 @@ def main(argv: list[str] | None = None) -> int:
                     profile = profile_worker(
                         server, server.url, bodies[("single", "anonymous")], 8.0, out.parent
                     )
-                    if target == "collector":
-                        print(server.log_tail(5))
     finally:
         stack.close()
         shutil.rmtree(workdir, ignore_errors=True)
