@@ -1,7 +1,9 @@
 """The dead-letter rate: messages the ETL could not load, against everything it wrote.
 
-Both sides are counted by when the loader wrote them (``dead_lettered_at`` and ``loaded_at``)
-within the window; a dead letter written twice (a re-run) counts once, by its position.
+Both sides are counted by when the message reached Kafka, like the other checks: events by
+``received_at`` (the collector stamps it as it publishes), dead letters by ``kafka_timestamp``
+(they may have no readable time of their own). A dead letter written twice (a re-run) counts
+once, by its position.
 ``where`` breaks the dead letters down by reason with their first positions.
 """
 
@@ -16,8 +18,7 @@ COLUMNS = ("dead_letters", "loaded", "rate")
 
 def loaded_sql(scope: Scope) -> str:
     parts = [
-        f"SELECT count() AS n FROM {t.table} WHERE {scope.in_window('loaded_at')}"
-        for t in scope.event_types()
+        f"SELECT count() AS n FROM {t.table} WHERE {scope.in_window()}" for t in scope.event_types()
     ]
     return f"SELECT sum(n) FROM ({' UNION ALL '.join(parts)})"
 
@@ -27,7 +28,7 @@ def reasons_sql(scope: Scope) -> str:
         "SELECT reason, count() AS n, groupArray(" + str(SAMPLE) + ")((p, o, event_type)) FROM ("
         "SELECT reason, kafka_partition AS p, kafka_offset AS o, any(event_type) AS event_type "
         f"FROM {scope.layout.dead_letters} WHERE topic = %(topic)s AND "
-        f"{scope.in_window('dead_lettered_at')} GROUP BY reason, p, o ORDER BY p, o) "
+        f"{scope.in_window('kafka_timestamp')} GROUP BY reason, p, o ORDER BY p, o) "
         "GROUP BY reason ORDER BY n DESC, reason"
     )
 
