@@ -669,6 +669,13 @@ def time_aggregations(
         )
 
 
+def loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def ratio(a: float | None, b: float | None) -> float | None:
     if not a or not b:
         return None
@@ -730,6 +737,9 @@ def build_report(systems: list[System], args: argparse.Namespace, data: Data) ->
             "value uniform [0, 100)"
         ),
         "generate_s": data.generate_s,
+        # the cores are shared: the 1/5/15-minute load averages show how busy the machine was
+        "loadavg_start": args.loadavg_start,
+        "loadavg_end": loadavg(),
         "results": results,
     }
 
@@ -882,6 +892,7 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     signal.signal(signal.SIGTERM, _terminate)
+    args.loadavg_start = loadavg()
     workdir = Path(tempfile.mkdtemp(prefix="bench-storage-"))
     os.chmod(workdir, 0o755)  # the postgres user must be able to reach its own subdirectory
     systems: list[System] = []
@@ -951,6 +962,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seed 003 storage study, {data.rows:,} rows, {THREADS} threads, {report['date_utc']}")
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, {m['os']}")
+    print(
+        f"load average (1/5/15 min) at start {report['loadavg_start']}, "
+        f"at end {report['loadavg_end']}"
+    )
     for r in report["results"]:
         if r["kind"] == "measured":
             where = f" [{r['server']}]" if "server" in r else ""
