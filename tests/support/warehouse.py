@@ -153,3 +153,50 @@ def encode(record: dict[str, Any]) -> tuple[bytes, bytes]:
     import orjson
 
     return record["event_type"].encode(), orjson.dumps(record)
+
+
+def etl_settings(bootstrap: str, topic: str, url: str, **extra: Any) -> Any:
+    """Settings for an ETL run against these services, ignoring the caller's environment."""
+    from ugc.settings import Settings
+
+    return Settings.load(
+        {"kafka_bootstrap": bootstrap, "kafka_topic": topic, "clickhouse_url": url, **extra},
+        environ={},
+    )
+
+
+def etl_env(bootstrap: str, topic: str, url: str) -> dict[str, str]:
+    """Environment for ``ugc`` subprocesses against these services."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UGC_")}
+    env.update(
+        UGC_KAFKA_BOOTSTRAP=bootstrap,
+        UGC_KAFKA_TOPIC=topic,
+        UGC_CLICKHOUSE_URL=url,
+        UGC_LOG_FORMAT="json",
+    )
+    return env
+
+
+def loaded_counts(handle: WarehouseHandle) -> dict[str, int]:
+    """Rows per table as readers see them (the dedup views), plus dead letters."""
+    from ugc.events import REGISTRY
+
+    with handle.open() as warehouse:
+        counts = {
+            t.table: int(warehouse.scalar(f"SELECT count() FROM v_{t.table}")) for t in REGISTRY
+        }
+        counts["dead_letters"] = int(warehouse.scalar("SELECT count() FROM v_dead_letters"))
+    return counts
+
+
+def message_positions(handle: WarehouseHandle) -> list[tuple[int, int]]:
+    """Every (partition, offset) readers can see, tables and dead letters together."""
+    from ugc.events import REGISTRY
+
+    parts = [f"SELECT kafka_partition, kafka_offset FROM v_{t.table}" for t in REGISTRY] + [
+        "SELECT kafka_partition, kafka_offset FROM v_dead_letters"
+    ]
+    rows = handle.rows(" UNION ALL ".join(parts))
+    return sorted((int(p), int(o)) for p, o in rows)

@@ -33,9 +33,11 @@ from ugc.etl.plan import PartitionPlan, backwards_error, plan_partition, to_ms
 from ugc.etl.route import Router
 from ugc.events import REGISTRY
 from ugc.events.registry import Registry
+from ugc.log import get_logger
 from ugc.settings import Settings
 
 Progress = Callable[[int], None]
+log = get_logger("ugc.etl")
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,14 @@ class Loader:
             if not self.options.dry_run:
                 self.runs.record("running", self._options())
             plans = self.plan(positions)
+            log.info(
+                "run planned",
+                extra={
+                    "run_id": self.run_id,
+                    "topic": self.topic,
+                    "plan": [(p.partition, p.mode, p.start, p.end) for p in plans],
+                },
+            )
             if self.on_plan:
                 self.on_plan(plans)
             for plan in plans:
@@ -287,6 +297,19 @@ class Loader:
             self.reader.commit({plan.partition: last.offset() + 1})
             self.lock.heartbeat()
         result.next_offset = last.offset() + 1
+        log.info(
+            "batch loaded",
+            extra={
+                "run_id": self.run_id,
+                "partition": plan.partition,
+                "first_offset": first.offset(),
+                "next_offset": result.next_offset,
+                "loaded": routed.loaded,
+                "dead_lettered": routed.dead_lettered,
+                "skipped": skipped,
+                "dry_run": self.options.dry_run,
+            },
+        )
         result.loaded += routed.loaded
         result.dead_lettered += routed.dead_lettered
         result.skipped += skipped
@@ -313,8 +336,8 @@ class Loader:
         except WarehouseQueryError as exc:
             if exc.server_code == UNKNOWN_TABLE:
                 raise ConfigError(
-                    f"the warehouse at {self.warehouse.url} has no ETL tables",
-                    hint="run `ugc db migrate` first",
+                    f"the warehouse at {self.warehouse.url} has no ETL tables: "
+                    "run `ugc db migrate` first"
                 ) from exc
             raise
 
