@@ -118,12 +118,10 @@ def load_through_etl(
     Kafka timestamps are the records' ``received_at`` (what the collector's producer sets);
     a raw message takes its predecessor's. Offsets are the positions in ``dataset.items``.
     """
+    from tests.support.warehouse import produce
     from ugc.adapters.kafka.admin import create_topic
     from ugc.etl import RunOptions, run_etl
     from ugc.events import parse_ts
-    from ugc.settings import Settings
-
-    from tests.support.warehouse import produce
 
     create_topic(bootstrap, topic, 1)
     stamps, last = [], int(T0.timestamp() * 1000)
