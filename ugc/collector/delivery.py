@@ -34,7 +34,7 @@ KAFKA = "kafka"
 SPOOL = "spool"
 _TICK_S = 1.0
 _ADOPT_EVERY_S = 10.0
-_MAX_BACKOFF_S = 5.0
+_MAX_BACKOFF_S = 2.0
 
 
 class Delivery:
