@@ -15,17 +15,22 @@ Two kinds of run, one DAG (``AssetOrTimeSchedule``):
 A manual run builds the ``month`` param when given (``YYYY-MM``), else as above. Building a
 month is idempotent (it replaces the month), so re-running any of these is safe.
 
+``marts_check`` runs the data-quality check over the month the marts summarise (duplicates,
+offset and time gaps, freshness at the month's end, completeness, dead letters): a failed
+error-level check (exit 5) fails the run, so nobody reads a month's figures without knowing.
+For the month still running the window ends now.
+
 Commands, for the monthly run of 2026-12-01::
 
     ugc marts build --month 2026-11 --json
-    ugc quality check --suite marts --month 2026-11 --json
+    ugc quality check --since 2026-11-01T00:00:00+00:00 --until 2026-12-01T00:00:00+00:00 --json
 
 Exit codes and retries: see ``ugc_common``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pendulum
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, Param
@@ -41,8 +46,19 @@ def month_to_build(param: str | None, interval_start: datetime | None, run_after
     return (interval_start or run_after).strftime("%Y-%m")
 
 
+def month_window(month: str, run_after: datetime) -> str:
+    """``--since``/``--until`` for ``YYYY-MM``; no ``--until`` (now) if the run is in the month."""
+    start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+    end = (start + timedelta(days=32)).replace(day=1)
+    flags = f"--since {start.isoformat()}"
+    if end <= run_after:
+        flags += f" --until {end.isoformat()}"
+    return flags
+
+
 # data_interval_start is missing (not None) from an asset-triggered run's context
-MONTH = "{{ ugc_month(params.month, data_interval_start | default(none), dag_run.run_after) }}"
+MONTH_EXPR = "ugc_month(params.month, data_interval_start | default(none), dag_run.run_after)"
+MONTH = "{{ " + MONTH_EXPR + " }}"
 
 with DAG(
     dag_id="ugc_marts",
@@ -64,7 +80,7 @@ with DAG(
             description="Month to build, YYYY-MM; empty: the run's own month.",
         )
     },
-    user_defined_macros={"ugc_month": month_to_build},
+    user_defined_macros={"ugc_month": month_to_build, "ugc_month_window": month_window},
     tags=["ugc", "marts"],
     doc_md=__doc__,
 ) as dag:
@@ -77,8 +93,8 @@ with DAG(
     )
     marts_check = ugc_task(
         "marts_check",
-        f"marts show --month {MONTH} --json",
-        execution_timeout=timedelta(minutes=15),
-        doc_md="Check the month's marts; a failed error-level check (exit 5) fails now.",
+        "quality check {{ ugc_month_window(" + MONTH_EXPR + ", dag_run.run_after) }} --json",
+        execution_timeout=timedelta(minutes=30),
+        doc_md="The quality check over the month; a failed error-level check (exit 5) fails now.",
     )
     marts_build >> marts_check

@@ -86,24 +86,48 @@ def test_a_failed_load_stops_before_the_quality_check(dagbag, ugc: RecordingUgc)
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "month"),
+    ("kwargs", "month", "window"),
     [
-        # the monthly run on Dec 1st (02:00 UTC) builds November
-        ({"logical_date": pendulum.datetime(2026, 12, 1, 3)}, "2026-11"),
-        # a run with no data interval (as an asset-triggered one): the month it runs in
-        ({"logical_date": None, "run_after": pendulum.datetime(2026, 11, 23, 12)}, "2026-11"),
+        # the monthly run on Dec 1st (02:00 UTC) builds and checks November
+        (
+            {
+                "logical_date": pendulum.datetime(2026, 12, 1, 2),
+                "run_after": pendulum.datetime(2026, 12, 1, 2),
+            },
+            "2026-11",
+            ["--since", "2026-11-01T00:00:00+00:00", "--until", "2026-12-01T00:00:00+00:00"],
+        ),
+        # a run with no data interval (as an asset-triggered one): the month so far
+        (
+            {"logical_date": None, "run_after": pendulum.datetime(2026, 11, 23, 12)},
+            "2026-11",
+            ["--since", "2026-11-01T00:00:00+00:00"],
+        ),
         # a manual run with the month param
         (
             {"logical_date": pendulum.datetime(2026, 12, 2, 3), "run_conf": {"month": "2026-09"}},
             "2026-09",
+            ["--since", "2026-09-01T00:00:00+00:00", "--until", "2026-10-01T00:00:00+00:00"],
         ),
     ],
     ids=["monthly", "after-loads", "param"],
 )
-def test_marts_render_the_month(dagbag, ugc: RecordingUgc, kwargs: dict, month: str) -> None:
+def test_marts_render_the_month(
+    dagbag, ugc: RecordingUgc, kwargs: dict, month: str, window: list[str]
+) -> None:
     run = dagbag.dags["ugc_marts"].test(**kwargs)
     assert run.state == "success", states(run)
     assert ugc.calls == [
         ["marts", "build", "--month", month, "--json"],
-        ["marts", "show", "--month", month, "--json"],
+        ["quality", "check", *window, "--json"],
     ]
+
+
+def test_a_month_that_is_not_yyyy_mm_is_refused(dagbag, ugc: RecordingUgc) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        dagbag.dags["ugc_marts"].test(
+            logical_date=pendulum.datetime(2026, 12, 3, 3), run_conf={"month": "2026-13; rm -rf /"}
+        )
+    assert ugc.calls == []

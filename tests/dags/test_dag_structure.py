@@ -141,6 +141,17 @@ def test_month_to_build() -> None:
     assert month_to_build(None, None, run_after) == "2026-11"  # asset-triggered: month to date
 
 
+def test_month_window() -> None:
+    from ugc_marts import month_window
+
+    assert month_window("2026-12", datetime(2027, 1, 1, 2, tzinfo=UTC)) == (
+        "--since 2026-12-01T00:00:00+00:00 --until 2027-01-01T00:00:00+00:00"
+    )
+    assert month_window("2026-12", datetime(2026, 12, 31, 23, tzinfo=UTC)) == (
+        "--since 2026-12-01T00:00:00+00:00"
+    )
+
+
 @pytest.mark.parametrize(
     ("code", "action"),
     [(1, "default"), (2, "fail"), (3, "fail"), (4, "default"), (5, "fail"), (6, "default")]
