@@ -36,8 +36,13 @@ class StandinState:
     """What the controls change; shared by the handler threads."""
 
     def __init__(self, key: str, algorithms: list[str], user_claim: str, session_claim: str):
-        self.key = key
         self.algorithms = algorithms
+        # parse the key once, not per request (one algorithm: one key type)
+        self.key: Any = (
+            jwt.get_algorithm_by_name(algorithms[0]).prepare_key(key)
+            if len(algorithms) == 1
+            else key
+        )
         self.user_claim = user_claim
         self.session_claim = session_claim
         self.lock = threading.Lock()

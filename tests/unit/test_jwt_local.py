@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import time
+from typing import Any
 
 import jwt
 import pytest
@@ -65,10 +67,16 @@ def forge_hs256(payload: dict, secret: str) -> str:
     return f"{header}.{body}.{_b64(signature)}"
 
 
+@functools.cache
+def _private_key(pem: str) -> Any:
+    """Parsed once: loading an RSA private PEM is slow enough to dominate these tests."""
+    return jwt.get_algorithm_by_name("RS256").prepare_key(pem)
+
+
 def sign(private: str, **claims: object) -> str:
     payload = {"sub": "user-1", "sid": "session-1", "exp": int(time.time()) + 300}
     payload.update(claims)
-    return jwt.encode(payload, private, algorithm="RS256")
+    return jwt.encode(payload, _private_key(private), algorithm="RS256")
 
 
 # ------------------------------------------------------------------------------ accepted
@@ -193,7 +201,7 @@ def test_a_token_without_a_usable_user_claim_is_rejected(keys, verifier, sub):
     body = _b64(json.dumps(payload).encode())
     signature = jwt.get_algorithm_by_name("RS256").sign(
         f"{header}.{body}".encode(),
-        jwt.get_algorithm_by_name("RS256").prepare_key(keys[0]),
+        _private_key(keys[0]),
     )
     _rejected(verifier, f"{header}.{body}.{_b64(signature)}")
 
