@@ -6,10 +6,19 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ugc.errors import BrokerUnavailable, ConfigError
+from ugc.log import get_logger
+
+_log = get_logger("ugc.kafka.librdkafka")
 
 
 def _admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 3000})
+    return AdminClient(
+        {
+            "bootstrap.servers": bootstrap,
+            "socket.connection.setup.timeout.ms": 3000,
+            "logger": _log,
+        }
+    )
 
 
 def create_topic(
@@ -23,6 +32,10 @@ def create_topic(
     if partitions < 1:
         raise ConfigError(f"a topic needs at least one partition, got {partitions}")
     admin = _admin(bootstrap)
+    try:
+        admin.list_topics(timeout=min(timeout, 5.0))
+    except KafkaException as exc:
+        raise BrokerUnavailable(f"cannot reach kafka at {bootstrap}: {exc}") from exc
     futures = admin.create_topics(
         [NewTopic(topic, num_partitions=partitions, replication_factor=replication)],
         operation_timeout=timeout,
