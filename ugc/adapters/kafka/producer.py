@@ -158,7 +158,6 @@ class KafkaPublisher:
         self._config = producer_config(settings)
         self._client: _Client | None = None
         self._retired: list[_Client] = []
-        self.brokers_down = False
 
     # ------------------------------------------------------------------ lifecycle
     def _current(self) -> _Client:
@@ -183,9 +182,7 @@ class KafkaPublisher:
         self._current()
 
     def _on_error(self, err: KafkaError) -> None:
-        """librdkafka's error callback (poll thread): track broker health, retire on fatal."""
-        if err.code() == KafkaError._ALL_BROKERS_DOWN:
-            self.brokers_down = True
+        """librdkafka's error callback (poll thread): retire the client on a fatal error."""
         if err.fatal():
             log.error("kafka producer fatal error; it will be rebuilt", extra={"kafka": err.str()})
             if self._client is not None:
@@ -236,9 +233,6 @@ class KafkaPublisher:
             failure.possibly_persisted = False  # type: ignore[attr-defined]
             raise failure from exc
         return future
-
-    def mark_delivered(self) -> None:
-        self.brokers_down = False
 
     async def reachable(self, timeout: float = 1.0) -> bool:
         """Whether the topic's metadata can be fetched (for /readyz)."""
