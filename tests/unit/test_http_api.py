@@ -404,6 +404,8 @@ def test_metrics_expose_the_documented_names(api: Harness) -> None:
     assert 'ugc_events_accepted_total{event_type="element_click",via="kafka"} 1.0' in text
     assert 'ugc_events_rejected_total{event_type="like",reason="validation_failed"} 1.0' in text
     assert 'ugc_identity_total{source="anonymous"} 1.0' in text
+    assert 'ugc_http_request_duration_seconds_count{route="/api/v1/events"} 2.0' in text
+    assert 'ugc_http_requests_total{route="/api/v1/events",status="422"} 1.0' in text
     for name in (
         "ugc_http_request_duration_seconds_bucket",
         "ugc_http_requests_total",

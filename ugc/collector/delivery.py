@@ -98,6 +98,7 @@ class Delivery:
                 with contextlib.suppress(BaseException):
                     await self._task
         self.spool.close()
+        self.metrics.sync_stats()
 
     # ------------------------------------------------------------------ replay
     async def _replay_forever(self) -> None:

@@ -126,12 +126,12 @@ class RateLimit:
             decision = await self.limiter.check(self.client_ip(req))
         except Exception:  # noqa: BLE001 - the limiter must never fail a request
             log.exception("rate limiter failed; letting the request through")
-            self.metrics.fail_open.inc()
+            self.metrics.count(self.metrics.fail_open)
             return
         if decision.degraded:
-            self.metrics.fail_open.inc()
+            self.metrics.count(self.metrics.fail_open)
         if not decision.allowed:
-            self.metrics.rate_limited.inc()
+            self.metrics.count(self.metrics.rate_limited)
             raise RateLimited(
                 "too many requests from this address", retry_after=max(1, decision.retry_after)
             )
