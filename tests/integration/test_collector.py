@@ -18,6 +18,7 @@ from tests.unit.test_http_api import SEED_FILES, Harness
 from ugc.adapters.kafka.producer import KafkaPublisher
 from ugc.collector.app import create_app
 from ugc.collector.ports import AllowAll
+from ugc.collector.spool import Spool
 from ugc.events import REGISTRY, Identity
 from ugc.settings import Settings
 
@@ -175,3 +176,31 @@ def test_spool_cap_reached_is_503_with_retry_after(tmp_path: Path, topic_name: s
         assert ready["kafka"] is False
     finally:
         api.close()
+
+
+def test_a_dead_workers_spool_is_replayed_by_the_next_worker(
+    tmp_path: Path, kafka_broker: KafkaBroker, topic_name: str
+) -> None:
+    ensure_topic(kafka_broker.bootstrap, topic_name)
+    ids = [str(uuid.uuid4()) for _ in range(25)]
+    dead = Spool(tmp_path / "spool", 1 << 20)  # a worker that spooled, then was killed
+
+    async def spool_all() -> None:
+        for event_id in ids:
+            await dead.append(b"element_click", json.dumps({"event_id": event_id}).encode())
+
+    asyncio.run(spool_all())
+    dead.close()
+    api = collector(tmp_path, kafka_broker.bootstrap, topic_name)  # same DATA_DIR/spool
+    try:
+        wait_until(
+            api, lambda: api.app.delivery.spool.records == 0 and not api.app.delivery.spooling
+        )
+    finally:
+        api.close()
+    messages = read_topic(kafka_broker.bootstrap, topic_name, expect=len(ids))
+    assert [m.json()["event_id"] for m in messages if m.partition == messages[0].partition] == [
+        i for i in ids if i in {m.json()["event_id"] for m in messages}
+    ]
+    assert sorted(m.json()["event_id"] for m in messages) == sorted(ids)
+    assert not list((tmp_path / "spool").glob("*.seg"))

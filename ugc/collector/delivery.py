@@ -81,6 +81,7 @@ class Delivery:
             self.spool.open()
             if self.spool.adopt_orphans():
                 self.spooling = True
+                self._wake.set()
         except SpoolFull as exc:
             log.error("spool unavailable; 503 while kafka is down", extra={"reason": exc.message})
         self.metrics.set_spool(self.spool.records, self.spool.bytes)
