@@ -14,7 +14,8 @@ from ugc.marts.definitions import BUILDS_TABLE, MARTS
 from ugc.marts.html import bar_chart, column_chart, render
 from ugc.marts.month import Month
 
-MIGRATION = Path(__file__).resolve().parents[2] / "clickhouse" / "migrations" / "101_marts.sql"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "clickhouse" / "migrations"
+MART_MIGRATIONS = ("101_marts.sql", "102_mart_daily_users.sql")
 
 
 def test_month_parses_strictly() -> None:
@@ -42,11 +43,16 @@ def test_bad_months_are_bad_input(text: str) -> None:
 
 def _ddl_columns() -> dict[str, list[str]]:
     tables = {}
-    for name, body in re.findall(
-        r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\)\s*ENGINE", MIGRATION.read_text(), re.S
-    ):
-        tables[name] = [line.split()[0] for line in body.strip().splitlines() if line.strip()]
+    for text in _ddl():
+        for name, body in re.findall(
+            r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\)\s*ENGINE", text, re.S
+        ):
+            tables[name] = [line.split()[0] for line in body.strip().splitlines() if line.strip()]
     return tables
+
+
+def _ddl() -> list[str]:
+    return [(MIGRATIONS / name).read_text() for name in MART_MIGRATIONS]
 
 
 def test_definitions_match_the_migration() -> None:
@@ -55,7 +61,8 @@ def test_definitions_match_the_migration() -> None:
     for mart in MARTS:
         assert list(mart.columns) == ddl[mart.table], mart.name
         assert mart.columns[0] == "month"
-        assert "PARTITION BY toYYYYMM(month)" in MIGRATION.read_text()
+    for text in _ddl():
+        assert text.count("PARTITION BY toYYYYMM(month)") == text.count("CREATE TABLE")
 
 
 def test_marts_read_only_deduplicated_views() -> None:
@@ -64,7 +71,7 @@ def test_marts_read_only_deduplicated_views() -> None:
         sources = set(re.findall(r"FROM (\w+)", mart.select))
         raw = {s for s in sources if s.startswith("events_")}
         assert not raw, f"{mart.name} reads raw tables {raw}"
-        assert sources <= views | {"mart_daily"}, sources
+        assert sources <= views | {"mart_daily", "mart_daily_users"}, sources
 
 
 SAMPLE = {

@@ -93,7 +93,7 @@ def read_month(warehouse: Warehouse, month: Month) -> dict[str, Any]:
                 hint=f"run `ugc marts build --month {month}`",
             )
         marts = {}
-        for mart in MARTS:
+        for mart in (m for m in MARTS if not m.internal):
             columns = [c for c in mart.columns if c != "month"]
             select = ", ".join(f"toString({c})" if c == "day" else c for c in columns)
             result = warehouse.query(

@@ -42,6 +42,8 @@ class Mart:
     #: how ``marts show`` orders the rows
     order_by: str
     doc: str
+    #: a build step other marts read, not shown
+    internal: bool = False
 
     @property
     def insert(self) -> str:
@@ -58,14 +60,25 @@ VENDOR_FILMS = Mart(
     "Films added per vendor: distinct film ids, and film_added events.",
 )
 
+DAILY_USERS = Mart(
+    "daily_users",
+    "mart_daily_users",
+    ("month", "day", "event_type", "events", "users"),
+    f"SELECT {MONTH}, day, event_type, count(), uniqExactIfState(user_id, {VERIFIED}) FROM ("
+    f"{all_events('toDate(event_at) AS day, user_id')}) GROUP BY day, event_type",
+    "day, event_type",
+    "Internal: events and the state of the verified-user set per day and type (one scan).",
+    internal=True,
+)
+
+_DAILY_STATES = "FROM mart_daily_users WHERE month = toDate(%(month)s)"
 DAILY = Mart(
     "daily",
     "mart_daily",
     ("month", "day", "event_type", "events", "users"),
-    f"SELECT {MONTH}, day, event_type, count(), uniqExactIf(user_id, {VERIFIED}) FROM ("
-    f"{all_events('toDate(event_at) AS day, user_id')}) GROUP BY day, event_type "
-    f"UNION ALL SELECT {MONTH}, day, '*', count(), uniqExactIf(user_id, {VERIFIED}) FROM ("
-    f"{all_events('toDate(event_at) AS day, user_id')}) GROUP BY day",
+    f"SELECT {MONTH}, day, event_type, events, finalizeAggregation(users) {_DAILY_STATES} "
+    f"UNION ALL SELECT {MONTH}, day, '*', sum(events), uniqExactIfMerge(users) {_DAILY_STATES} "
+    "GROUP BY day",
     "day, event_type",
     "Events and verified users per day, per type and for all types together ('*').",
 )
@@ -74,9 +87,8 @@ ACTIVE_USERS = Mart(
     "active_users",
     "mart_active_users",
     ("month", "mau", "avg_dau", "peak_dau", "active_days", "events"),
-    f"SELECT {MONTH}, (SELECT uniqExactIf(user_id, {VERIFIED}) FROM ("
-    f"{all_events('user_id')})), avg(users), max(users), count(), sum(events) "
-    f"FROM mart_daily WHERE month = {MONTH} AND event_type = '*'",
+    f"SELECT {MONTH}, (SELECT uniqExactIfMerge(users) {_DAILY_STATES}), avg(users), max(users), "
+    f"count(), sum(events) FROM mart_daily WHERE month = {MONTH} AND event_type = '*'",
     "month",
     "MAU (distinct verified users in the month); DAU averaged over the days that had events.",
 )
@@ -144,9 +156,10 @@ CLICKS = Mart(
     "Clicks per element type and page type, with verified users.",
 )
 
-#: in build order: active_users reads mart_daily
+#: in build order: daily and active_users read daily_users, active_users reads daily
 MARTS = (
     VENDOR_FILMS,
+    DAILY_USERS,
     DAILY,
     ACTIVE_USERS,
     TIME_ON_PAGE,
