@@ -28,6 +28,9 @@ _CREATE = (
     f"CREATE TABLE {LOCK_TABLE} (run_id String, host String, pid UInt32, at_ns UInt64) ENGINE = Log"
 )
 _COLUMNS = ("run_id", "host", "pid", "at_ns")
+#: run ids holding a lock in this process (a failed run that could not release its lock is
+#: no longer here, so its lock is stale even though its pid, ours, is alive)
+_ACTIVE: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -59,12 +62,15 @@ class WarehouseLock:
         self.run_id = run_id
         self.lease_s = lease_s
         self.host = socket.gethostname()
+        self.pid = os.getpid()
         self.held = False
+        self._beat = float("-inf")
 
     def acquire(self) -> None:
         for _ in range(3):
             if self._try_create():
                 self.held = True
+                _ACTIVE.add(self.run_id)
                 self.heartbeat()
                 return
             holder = self.holder()
@@ -80,17 +86,21 @@ class WarehouseLock:
             self._drop()
         raise Busy(f"could not take the ETL lock on {self.warehouse.url}; another run is starting")
 
-    def heartbeat(self) -> None:
-        if self.held:
+    def heartbeat(self, *, every_s: float = 0.0) -> None:
+        """Prove the holder is alive (at most once per ``every_s``: each is an insert)."""
+        now = time.monotonic()
+        if self.held and now - self._beat >= every_s:
+            self._beat = now
             self.warehouse.insert(
                 LOCK_TABLE,
                 _COLUMNS,
-                [[self.run_id], [self.host], [os.getpid()], [time.time_ns()]],
+                [[self.run_id], [self.host], [self.pid], [time.time_ns()]],
             )
 
     def release(self) -> None:
         if self.held:
             self.held = False
+            _ACTIVE.discard(self.run_id)
             holder = self.holder()
             if holder is None or holder.run_id == self.run_id:
                 self._drop()
@@ -113,8 +123,11 @@ class WarehouseLock:
     def _stale(self, holder: Holder) -> bool:
         if holder.empty:
             return True
-        if holder.pid and holder.host == self.host and not _pid_alive(holder.pid):
-            return True
+        if holder.host == self.host:
+            if holder.pid == os.getpid():
+                return holder.run_id not in _ACTIVE
+            if not _pid_alive(holder.pid):
+                return True
         return time.time_ns() - holder.heartbeat_ns > self.lease_s * 1e9
 
     def _try_create(self) -> bool:

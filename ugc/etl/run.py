@@ -295,7 +295,7 @@ class Loader:
                 )
             )
             self.reader.commit({plan.partition: last.offset() + 1})
-            self.lock.heartbeat()
+            self.lock.heartbeat(every_s=10.0)
         result.next_offset = last.offset() + 1
         log.info(
             "batch loaded",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +22,10 @@ from ugc.adapters.clickhouse.base import (
 from ugc.adapters.clickhouse.timeconv import column_to_ms, column_to_s
 from ugc.errors import WarehouseUnavailable
 from ugc.settings import redact_url
+
+# connection failures are translated below; the driver's own warnings (with tracebacks) would
+# only repeat them on stderr
+logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
 
 _DOWN = (
     driver_errors.NetworkError,
