@@ -8,6 +8,7 @@ pacing and error paths are tested without Kafka. The whole path is in tests/e2e.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ from typing import Any
 
 import falcon
 import falcon.asgi
+import httpx
 import orjson
 import pytest
 import uvicorn
@@ -25,7 +27,10 @@ from tests.support.services import free_port, wait_for
 from ugc.cli import main
 from ugc.errors import BadInput, Unavailable, ValidationFailed
 from ugc.events import REGISTRY, normalise
-from ugc.traffic import generate, run
+from ugc.traffic import generate, run, sample_items
+from ugc.traffic.samples import items_from_lines
+from ugc.traffic.sender import EVENTS_PATH
+from ugc.traffic.transport import Connection, HttpxPoster, plain_http
 
 
 class _Events:
@@ -85,7 +90,14 @@ def server() -> Iterator[tuple[str, _Events]]:
     app.add_route("/api/v1/events", resource)
     app.add_route("/api/v1/events/batch", resource, suffix="batch")
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_keep_alive=1,  # short, so a test can see an idle connection closed
+    )
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
@@ -140,6 +152,46 @@ def test_a_duration_stops_an_endless_stream(server: tuple[str, _Events]) -> None
     report = run(url, generate(None, seed=24), rate=100, concurrency=2, duration=0.6)
     assert 0.5 <= time.monotonic() - began < 5  # loose: the host may be busy
     assert 1 <= report.sent <= 100  # at most 0.6 s x 100/s plus the bucket's burst
+
+
+def test_both_transports_give_the_same_answers(server: tuple[str, _Events]) -> None:
+    url, _ = server
+    valid, broken = sample_items(["like"])[0], next(items_from_lines([b"{oops"]))
+
+    async def exchange() -> list[tuple[int, bytes]]:
+        host, port = plain_http(url)  # type: ignore[misc]
+        connection = Connection(host, port, timeout=5)
+        async with httpx.AsyncClient() as client:
+            poster = HttpxPoster(client, url)
+            answers = []
+            for item in (valid, broken):
+                for transport in (connection, poster):
+                    answers.append(await transport.post(EVENTS_PATH, item.body, item.content_type))
+        await connection.aclose()
+        return answers
+
+    answers = asyncio.run(exchange())
+    assert [status for status, _ in answers] == [200, 200, 400, 400]
+    assert (
+        orjson.loads(answers[0][1]) == orjson.loads(answers[1][1]) == {"event_id": valid.event_id}
+    )
+
+
+def test_a_connection_the_server_closed_while_idle_is_reopened(
+    server: tuple[str, _Events],
+) -> None:
+    url, _ = server
+
+    async def twice() -> list[int]:
+        host, port = plain_http(url)  # type: ignore[misc]
+        connection = Connection(host, port, timeout=5)
+        first = await connection.post(EVENTS_PATH, sample_items(["like"])[0].body, "text/plain")
+        await asyncio.sleep(1.6)  # the server's keep-alive timeout is 1 s
+        second = await connection.post(EVENTS_PATH, sample_items(["like"])[0].body, "text/plain")
+        await connection.aclose()
+        return [first[0], second[0]]
+
+    assert asyncio.run(twice()) == [200, 200]
 
 
 def test_nothing_listening_is_unavailable() -> None:

@@ -1,7 +1,8 @@
 """Post traffic to the collector over keep-alive HTTP/1.1 and report what came back.
 
 ``send(url, items, rate=..., concurrency=..., count=..., duration=..., batch_size=...)`` runs
-``concurrency`` workers over one ``httpx.AsyncClient`` (one keep-alive connection each),
+``concurrency`` workers, each with its own keep-alive connection (``ugc.traffic.transport``:
+a lean HTTP/1.1 client for ``http://``, ``httpx.AsyncClient`` for ``https://``),
 paced by a shared token bucket (``rate`` events per second; 0 means as fast as the server
 answers). With ``batch_size`` > 1 events go to ``/api/v1/events/batch`` as
 ``{"events": [...]}``; items that are not JSON at all cannot be put into a batch and are sent
@@ -15,6 +16,7 @@ A collector that refuses connections before anything was answered raises ``Unava
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from array import array
@@ -29,6 +31,7 @@ import orjson
 
 from ugc.errors import BadInput, Unavailable
 from ugc.traffic.model import TrafficItem
+from ugc.traffic.transport import Connection, HttpxPoster, NoAnswer, Poster, plain_http
 
 EVENTS_PATH = "/api/v1/events"
 BATCH_PATH = "/api/v1/events/batch"
@@ -175,16 +178,26 @@ async def send(
     report = SendReport(answers=[] if keep_answers else None)
     bucket = TokenBucket(rate, burst=max(1.0, rate / 50))
     deadline = None if duration is None else time.monotonic() + duration
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     started = time.monotonic()
-    async with httpx.AsyncClient(
-        limits=limits, timeout=timeout, headers=headers or {}, http1=True
-    ) as client:
-        workers = [
-            _worker(client, base, source, bucket, deadline, batch_size, report)
-            for _ in range(concurrency)
-        ]
-        await asyncio.gather(*workers)
+    async with contextlib.AsyncExitStack() as stack:
+        address = plain_http(base)
+        if address is not None:
+            posters: list[Poster] = [
+                Connection(*address, timeout=timeout, headers=headers) for _ in range(concurrency)
+            ]
+            for poster in posters:
+                stack.push_async_callback(poster.aclose)
+        else:
+            limits = httpx.Limits(
+                max_connections=concurrency, max_keepalive_connections=concurrency
+            )
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(limits=limits, timeout=timeout, headers=headers or {})
+            )
+            posters = [HttpxPoster(client, base)] * concurrency
+        await asyncio.gather(
+            *(_worker(poster, source, bucket, deadline, batch_size, report) for poster in posters)
+        )
     report.elapsed_s = time.monotonic() - started
     if report.by_status.keys() == {NO_ANSWER} or (report.sent == 0 and report.transport_errors):
         raise Unavailable(f"the collector at {base} did not answer", hint=_errors(report))
@@ -192,8 +205,7 @@ async def send(
 
 
 async def _worker(
-    client: httpx.AsyncClient,
-    base: str,
+    poster: Poster,
     source: Iterator[TrafficItem],
     bucket: TokenBucket,
     deadline: float | None,
@@ -208,59 +220,50 @@ async def _worker(
         if deadline is not None and time.monotonic() >= deadline:
             return
         if batch_size == 1:
-            await _post_one(client, base, chunk[0], report)
+            await _post_one(poster, chunk[0], report)
             continue
         singles = [item for item in chunk if item.payload is None]
         batch = [item for item in chunk if item.payload is not None]
         if batch:
-            await _post_batch(client, base, batch, report)
+            await _post_batch(poster, batch, report)
         for item in singles:
-            await _post_one(client, base, item, report)
+            await _post_one(poster, item, report)
 
 
-async def _post_one(
-    client: httpx.AsyncClient, base: str, item: TrafficItem, report: SendReport
-) -> None:
+async def _post_one(poster: Poster, item: TrafficItem, report: SendReport) -> None:
     report.requests += 1
     began = time.perf_counter()
     try:
-        response = await client.post(
-            base + EVENTS_PATH, content=item.body, headers={"content-type": item.content_type}
-        )
-    except httpx.TransportError as exc:
-        report.transport_errors[type(exc).__name__] += 1
+        status, content = await poster.post(EVENTS_PATH, item.body, item.content_type)
+    except NoAnswer as exc:
+        report.transport_errors[exc.kind] += 1
         report._record(item, NO_ANSWER, None, str(exc))
         return
     report.latencies_ms.append((time.perf_counter() - began) * 1000)
-    status = response.status_code
     event_id = None
     if 200 <= status < 300 and item.event_id is None:
-        event_id = _answer(response).get("event_id")
+        event_id = _answer(content).get("event_id")
     shown = not item.expects(status) or (report.answers is not None and not 200 <= status < 300)
-    detail = response.text if shown else ""
+    detail = content.decode(errors="replace") if shown else ""
     report._record(item, status, event_id, detail)
 
 
-async def _post_batch(
-    client: httpx.AsyncClient, base: str, items: list[TrafficItem], report: SendReport
-) -> None:
+async def _post_batch(poster: Poster, items: list[TrafficItem], report: SendReport) -> None:
     report.requests += 1
     body = b'{"events":[' + b",".join(item.body for item in items) + b"]}"
     began = time.perf_counter()
     try:
-        response = await client.post(
-            base + BATCH_PATH, content=body, headers={"content-type": "application/json"}
-        )
-    except httpx.TransportError as exc:
-        report.transport_errors[type(exc).__name__] += 1
+        status, content = await poster.post(BATCH_PATH, body, "application/json")
+    except NoAnswer as exc:
+        report.transport_errors[exc.kind] += 1
         for item in items:
             report._record(item, NO_ANSWER, None, str(exc))
         return
     report.latencies_ms.append((time.perf_counter() - began) * 1000)
-    for item, (status, event_id, detail) in zip(
-        items, batch_outcomes(response.status_code, _answer(response), len(items)), strict=True
+    for item, (code, event_id, detail) in zip(
+        items, batch_outcomes(status, _answer(content), len(items)), strict=True
     ):
-        report._record(item, status, event_id, detail)
+        report._record(item, code, event_id, detail)
 
 
 def batch_outcomes(
@@ -289,9 +292,9 @@ def batch_outcomes(
     return outcomes
 
 
-def _answer(response: httpx.Response) -> dict[str, Any]:
+def _answer(content: bytes) -> dict[str, Any]:
     try:
-        answer = orjson.loads(response.content)
+        answer = orjson.loads(content)
     except orjson.JSONDecodeError:
         return {}
     return answer if isinstance(answer, dict) else {}
