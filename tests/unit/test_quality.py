@@ -244,3 +244,9 @@ def test_unknown_suite_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     code, err = run_cli(["quality", "check", "--suite", "nope", "--url", url], capsys)
     assert code == 2 and "unknown suite 'nope'" in err
     assert not (tmp_path / "never-opened").exists()
+
+
+def test_time_gaps_with_no_complete_hour_to_judge_is_not_an_error() -> None:
+    # every event received within the current hour (a fresh load): nothing to judge yet
+    records, where = volume.assess({"like": {1_800_000_000: 12}}, [], min_hourly=10, low_ratio=0.2)
+    assert records == [] and where == []

@@ -50,7 +50,10 @@ def assess(
     """Frame records (one per hour) and the per-type problems, from counts by type and hour."""
     total = {h: sum(series.get(h, 0) for series in counts.values()) for h in hours}
     usual_total = median(total.values()) if hours else 0
-    usual = {name: median(series.get(h, 0) for h in hours) for name, series in counts.items()}
+    usual = {
+        name: median(series.get(h, 0) for h in hours) if hours else 0
+        for name, series in counts.items()
+    }
     records, where = [], []
     for hour in hours:
         silent = low = 0
