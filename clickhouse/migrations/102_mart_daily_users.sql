@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS mart_daily_users
     day         Date,
     event_type  String,
     events      UInt64,
-    users       AggregateFunction(uniqExactIf, String, UInt8)
+    users       AggregateFunction(uniqExactIf, UInt64, UInt8)
 )
 ENGINE = MergeTree()
 PARTITION BY toYYYYMM(month)

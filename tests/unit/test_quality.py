@@ -157,14 +157,36 @@ def test_ranges_merge_and_holes() -> None:
     assert offsets.missing_in([3, 4, 5], 3, 5) == []
 
 
-def test_incomplete_buckets_cover_partial_edges() -> None:
+def test_signatures_settle_complete_buckets_only() -> None:
     size = offsets.BUCKET
-    lo, hi = 10, 2 * size + 4
-    full = {0: size - 10, 1: size, 2: 5}
-    assert offsets.incomplete_buckets(lo, hi, full) == []
-    gaps = offsets.incomplete_buckets(lo, hi, {0: size - 11, 2: 5})
-    assert gaps == [(0, size - 10, size - 11), (1, size, 0)]
-    assert offsets.bucket_span(1, lo, hi) == (size, 2 * size - 1)
+
+    def seen(offsets_: list[int]) -> tuple[int, int, int]:
+        return len(offsets_), sum(offsets_), sum(o * o for o in offsets_)
+
+    full = list(range(size, 2 * size))
+    assert seen(full) == offsets.signature(size, 2 * size - 1)
+    lo, hi = 10, 3 * size + 4
+    buckets = {
+        0: seen(list(range(10, size))),  # partial (lo inside): unsure
+        1: seen(full),  # complete
+        2: seen([*range(2 * size, 3 * size - 1), 2 * size]),  # one missing, one doubled
+        # bucket 3 holds hi and beyond
+        3: seen(list(range(3 * size, 3 * size + 9))),
+        5: seen([5 * size, 5 * size + 1]),  # wholly beyond the ledger
+    }
+    part = offsets.classify(lo, hi, buckets)
+    assert part.found == size
+    assert part.unsure == [0, 2, 3]
+    assert part.gaps == [] and part.beyond == 2
+    part = offsets.classify(lo, hi, {1: seen(full)})
+    assert part.gaps == [(10, size - 1), (2 * size, 3 * size - 1), (3 * size, hi)]
+
+
+def test_wrapped_sums_still_match() -> None:
+    start = 2**40
+    rows = list(range(start, start + 10))
+    wrapped = (len(rows), sum(rows) % 2**64, sum(o * o for o in rows) % 2**64)
+    assert wrapped == offsets.signature(start, start + 9)
 
 
 # ------------------------------------------------------------------ time gaps (pure)

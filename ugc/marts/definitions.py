@@ -15,6 +15,9 @@ from ugc.events import ANONYMOUS, REGISTRY
 
 IN_MONTH = "event_at >= toDateTime(%(start)s, 'UTC') AND event_at < toDateTime(%(end)s, 'UTC')"
 VERIFIED = f"user_id != '{ANONYMOUS}' AND user_id != ''"
+#: distinct verified users: ids are hashed to 64 bits first, which makes the count several
+#: times cheaper than on strings and exact unless two ids collide (odds ~1e-8 at a million)
+USERS = f"uniqExactIf(cityHash64(user_id), {VERIFIED})"
 MONTH = "toDate(%(month)s)"
 #: time on page outside [0, MAX_PAGE_SECONDS] is left out of the averages (and counted)
 MAX_PAGE_SECONDS = 86400
@@ -64,7 +67,7 @@ DAILY_USERS = Mart(
     "daily_users",
     "mart_daily_users",
     ("month", "day", "event_type", "events", "users"),
-    f"SELECT {MONTH}, day, event_type, count(), uniqExactIfState(user_id, {VERIFIED}) FROM ("
+    f"SELECT {MONTH}, day, event_type, count(), uniqExactIfState(cityHash64(user_id), {VERIFIED}) FROM ("
     f"{all_events('toDate(event_at) AS day, user_id')}) GROUP BY day, event_type",
     "day, event_type",
     "Internal: events and the state of the verified-user set per day and type (one scan).",
@@ -117,7 +120,7 @@ VIDEO_COMPLETIONS = Mart(
     "mart_video_completions",
     ("month", "video_id", "completions", "full_watches", "viewers"),
     f"SELECT {MONTH}, video_id, count(), countIf(duration_total = 1), "
-    f"uniqExactIf(user_id, {VERIFIED}) FROM {view('video_complete')} WHERE {IN_MONTH} "
+    f"{USERS} FROM {view('video_complete')} WHERE {IN_MONTH} "
     "GROUP BY video_id",
     "completions DESC, video_id",
     "video_complete events per video; full_watches have duration_total; verified viewers.",
@@ -138,7 +141,7 @@ SEARCH_FILTERS = Mart(
     "search_filters",
     "mart_search_filters",
     ("month", "filter", "uses", "users"),
-    f"SELECT {MONTH}, filter, count(), uniqExactIf(user_id, {VERIFIED}) FROM ("
+    f"SELECT {MONTH}, filter, count(), {USERS} FROM ("
     "SELECT replaceRegexpAll(arrayJoin(splitByChar(';', filters)), '^\\\\s+|\\\\s+$', '') "
     f"AS filter, user_id FROM {view('search_filter')} WHERE {IN_MONTH}) "
     "WHERE filter != '' GROUP BY filter",
@@ -150,7 +153,7 @@ CLICKS = Mart(
     "clicks",
     "mart_clicks",
     ("month", "element_type", "page_type", "clicks", "users"),
-    f"SELECT {MONTH}, element_type, page_type, count(), uniqExactIf(user_id, {VERIFIED}) "
+    f"SELECT {MONTH}, element_type, page_type, count(), {USERS} "
     f"FROM {view('element_click')} WHERE {IN_MONTH} GROUP BY element_type, page_type",
     "clicks DESC, element_type, page_type",
     "Clicks per element type and page type, with verified users.",

@@ -141,6 +141,8 @@ def run_check(
         window=window,
         warehouse="",
     )
+    # the warehouse is held only while querying: an embedded (chdb) one belongs to one
+    # process at a time, and the ETL should not wait for Great Expectations
     with connect(settings.warehouse_url) as warehouse:
         report.warehouse = warehouse.url
         scope = Scope(
@@ -161,15 +163,16 @@ def run_check(
         for name, suite in selected.items():
             began = time.perf_counter()
             findings[name] = (_run_one(scope, suite), time.perf_counter() - began)
-        docs_dir = report_dir / "docs" if docs else None
-        outcomes = gx_validate.validate(
-            {name: f.frame for name, (f, _) in findings.items()}, selected, docs_dir
-        )
-        for name, (finding, seconds) in findings.items():
-            report.checks[name] = CheckReport(selected[name], finding, outcomes[name], seconds)
-        if docs_dir is not None:
-            report.docs = str(docs_dir / "index.html")
-        if record:
+    docs_dir = report_dir / "docs" if docs else None
+    outcomes = gx_validate.validate(
+        {name: f.frame for name, (f, _) in findings.items()}, selected, docs_dir
+    )
+    for name, (finding, seconds) in findings.items():
+        report.checks[name] = CheckReport(selected[name], finding, outcomes[name], seconds)
+    if docs_dir is not None:
+        report.docs = str(docs_dir / "index.html")
+    if record:
+        with connect(settings.warehouse_url) as warehouse:
             report.recorded = _record(warehouse, layout, report)
     report.seconds = time.perf_counter() - started
     report.summary_path = _write_summary(report_dir, report)
