@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -31,7 +31,7 @@ class RequestContext:
     async def process_request(self, req: Any, resp: Any) -> None:
         rid = req.get_header("X-Request-ID")
         if not _usable_request_id(rid):
-            rid = uuid.uuid4().hex
+            rid = os.urandom(16).hex()  # 32 hex digits, cheaper than a uuid4 object
         req.context.request_id = rid
         req.context.started = time.perf_counter()
         request_id.set(rid)
