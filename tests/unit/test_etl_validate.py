@@ -65,7 +65,7 @@ class FakeMessage:
 def _block_values(event_type_name: str, record: dict[str, Any]) -> list[list[Any]]:
     route = _TypeRoute(REGISTRY.get(event_type_name))
     route.records, route.offsets = [record], [0]
-    return route.block(0, "2026-11-23T00:00:00.000Z", "run").data
+    return [list(column) for column in route.block(0, "2026-11-23T00:00:00.000Z", "run").data]
 
 
 def _reference(record: Any, name: str) -> tuple[bool, Any]:
@@ -220,7 +220,7 @@ def test_normalised_values_from_the_slow_path_are_loaded():
         "2026-11-23T00:00:00.000Z",
     )
     [block] = routed.blocks
-    assert block.data[0] == [record["event_id"].lower()]
+    assert list(block.data[0]) == [record["event_id"].lower()]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -21,7 +22,7 @@ from ugc.errors import flatten_errors
 from ugc.etl.ledger import ms_to_iso
 from ugc.etl.reference import load_record
 from ugc.etl.validate import fast_check
-from ugc.events.columns import Column, table_columns
+from ugc.events.columns import LOAD_COLUMNS, Column, table_columns
 from ugc.events.registry import EventType, Registry
 
 DEAD_LETTERS = "dead_letters"
@@ -73,6 +74,15 @@ class _TypeRoute:
         self.key = event_type.name.encode()
         self.check: Callable[[dict[str, Any]], bool] = fast_check(event_type)
         self.columns: tuple[Column, ...] = table_columns(event_type)
+        loader = {c.name for c in LOAD_COLUMNS}
+        by = lambda source: tuple(  # noqa: E731
+            c.name for c in self.columns if c.source == source and c.name not in loader
+        )
+        self._top, self._context, self._data = by(""), by("context"), by("data")
+        self._strings = tuple(c.name for c in self.columns if c.logical == "strings")
+        self._flags = tuple(
+            c.name for c in self.columns if c.source == "data" and c.logical == "uint8"
+        )
         self.records: list[dict[str, Any]] = []
         self.offsets: list[int] = []
 
@@ -80,30 +90,36 @@ class _TypeRoute:
         records, n = self.records, len(self.records)
         contexts = [r.get("context") or _EMPTY for r in records]
         datas = [r["data"] for r in records]
-        data: list[list[Any]] = []
-        for column in self.columns:
-            name = column.name
-            if column.source == "context":
-                data.append([c.get(name) for c in contexts])
-            elif column.source == "data":
-                values = [d.get(name) for d in datas]
-                if column.logical == "strings":
-                    values = [[] if v is None else v for v in values]
-                elif column.logical == "uint8":
-                    values = [None if v is None else int(v) for v in values]
-                data.append(values)
-            elif name == "kafka_partition":
-                data.append([partition] * n)
-            elif name == "kafka_offset":
-                data.append(self.offsets)
-            elif name == "loaded_at":
-                data.append([loaded_at] * n)
-            elif name == "load_run_id":
-                data.append([run_id] * n)
-            else:
-                data.append([r.get(name) for r in records])
+        values = {
+            **_transpose(records, self._top),
+            **_transpose(contexts, self._context),
+            **_transpose(datas, self._data),
+            "kafka_partition": [partition] * n,
+            "kafka_offset": self.offsets,
+            "loaded_at": [loaded_at] * n,
+            "load_run_id": [run_id] * n,
+        }
+        for name in self._strings:
+            values[name] = [[] if v is None else v for v in values[name]]
+        for name in self._flags:
+            values[name] = [None if v is None else int(v) for v in values[name]]
         self.records, self.offsets = [], []
-        return Block(self.event_type.table, tuple(c.name for c in self.columns), data)
+        names = tuple(c.name for c in self.columns)
+        return Block(self.event_type.table, names, [values[name] for name in names])
+
+
+def _transpose(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, Any]:
+    """Column-wise values of ``names``: one C-level itemgetter per row when every row has every
+    key (records from the collector do), ``dict.get`` per value otherwise."""
+    if not names:
+        return {}
+    if len(names) > 1:
+        try:
+            columns = zip(*map(itemgetter(*names), rows), strict=True)
+            return dict(zip(names, columns, strict=True))
+        except KeyError:
+            pass
+    return {name: [row.get(name) for row in rows] for name in names}
 
 
 class Router:

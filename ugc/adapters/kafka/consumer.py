@@ -51,9 +51,9 @@ def consumer_config(bootstrap: str, group: str) -> dict[str, Any]:
         # partitions are read one after another: a fetch parked on the previous one (up to
         # this long) delays the next
         "fetch.wait.max.ms": 20,
-        "fetch.max.bytes": 64 * 1024 * 1024,
+        "fetch.max.bytes": 32 * 1024 * 1024,
         "max.partition.fetch.bytes": 8 * 1024 * 1024,
-        "queued.max.messages.kbytes": 128 * 1024,
+        "queued.max.messages.kbytes": 32 * 1024,
         "socket.connection.setup.timeout.ms": 5000,
         "client.id": "ugc-etl",
     }
