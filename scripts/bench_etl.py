@@ -1,0 +1,244 @@
+"""ETL throughput: Kafka -> ClickHouse end to end, against the raw rates of each side.
+
+Pre-fills a topic on a tansu broker with canonical records (all event types, about 400 B each,
+lz4 like the collector), then measures, in this order:
+
+* raw consume: the same ``PartitionReader`` reading every partition to its end, no parsing;
+* per backend (chdb in a temp directory, and Debian's clickhouse-server on free ports):
+  - end to end: ``ugc etl run --json`` as a subprocess into a fresh, migrated warehouse;
+    its events/s and its peak RSS (``wait4`` rusage of that process);
+  - raw insert: the very rows of that run (routed into the same column blocks, untimed),
+    inserted batch by batch through the same adapter into another fresh warehouse, timed.
+
+    .venv/bin/python scripts/bench_etl.py                      # 1,000,000 events, both backends
+    .venv/bin/python scripts/bench_etl.py --events 2000000 --backends chdb --json out.json
+
+Targets (issue 3): >= 100,000 events/s per process, >= 0.5 of the raw insert rate, and RSS well
+under 1 GiB for a 2-million backlog.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+
+from tests.support.services import ClickHouseServer, KafkaBroker  # noqa: E402
+from tests.support.warehouse import (  # noqa: E402
+    canonical_record,
+    make_chdb_warehouse,
+    make_server_warehouse,
+)
+from ugc.adapters.clickhouse import connect  # noqa: E402
+from ugc.adapters.kafka.admin import create_topic  # noqa: E402
+from ugc.adapters.kafka.consumer import PartitionReader  # noqa: E402
+from ugc.etl.route import Router  # noqa: E402
+from ugc.events import REGISTRY  # noqa: E402
+
+
+def fill(bootstrap: str, topic: str, events: int, partitions: int) -> float:
+    """Produce ``events`` canonical records; returns seconds taken."""
+    from confluent_kafka import Producer
+
+    create_topic(bootstrap, topic, partitions)
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "batch.size": 1_000_000,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 1_000_000,
+            "enable.idempotence": True,
+        }
+    )
+    templates = [canonical_record(t.name) for t in REGISTRY]
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    started = time.monotonic()
+    for index in range(events):
+        template = templates[index % len(templates)]
+        moment = (base + timedelta(milliseconds=index * 7)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        stamp = moment[:-3] + "Z"
+        record = dict(
+            template,
+            event_id=str(uuid.uuid4()),
+            user_id=f"user-{index % 50_000}",
+            session_id=f"s-{index % 200_000}",
+            received_at=stamp,
+            event_at=stamp,
+        )
+        value = orjson.dumps(record)
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    value=value,
+                    key=template["event_type"].encode(),
+                    partition=index % partitions,
+                )
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if index % 10_000 == 0:
+            producer.poll(0)
+    if producer.flush(120):
+        raise SystemExit("the broker did not take every message")
+    return time.monotonic() - started
+
+
+def raw_consume(bootstrap: str, topic: str, batch: int) -> dict[str, Any]:
+    with PartitionReader(bootstrap, topic, "bench-raw") as reader:
+        started = time.monotonic()
+        count = size = 0
+        for partition in reader.partitions() or []:
+            low, high = reader.watermarks(partition)
+            for messages in reader.read(partition, low, high, batch):
+                count += len(messages)
+                size += sum(len(m.value()) for m in messages)
+        seconds = time.monotonic() - started
+    return {"events": count, "seconds": seconds, "events_per_s": count / seconds, "bytes": size}
+
+
+def etl_subprocess(bootstrap: str, topic: str, url: str, batch: int) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UGC_")}
+    env.update(
+        UGC_KAFKA_BOOTSTRAP=bootstrap,
+        UGC_KAFKA_TOPIC=topic,
+        UGC_CLICKHOUSE_URL=url,
+        UGC_LOG_LEVEL="warning",
+    )
+    command = [sys.executable, "-c", "from ugc.cli import main; main()"]
+    command += ["etl", "run", "--json", "--batch-size", str(batch)]
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        raise SystemExit(f"etl run failed ({process.returncode}): {stderr.decode()[-2000:]}")
+    summary = orjson.loads(stdout.splitlines()[-1])
+    return {
+        "events": summary["loaded"] + summary["dead_lettered"],
+        "seconds": summary["seconds"],
+        "events_per_s": summary["events_per_second"],
+        "process_wall_s": wall,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+    }
+
+
+def raw_insert(bootstrap: str, topic: str, url: str, batch: int) -> dict[str, Any]:
+    """The same rows, routed untimed, inserted batch by batch through the adapter, timed."""
+    router = Router(REGISTRY, topic)
+    timed = 0.0
+    rows = 0
+    with connect(url) as warehouse, PartitionReader(bootstrap, topic, "bench-raw") as reader:
+        for partition in reader.partitions() or []:
+            low, high = reader.watermarks(partition)
+            for messages in reader.read(partition, low, high, batch):
+                routed = router.route(messages, partition, "bench", "2026-11-23T00:00:00.000Z")
+                started = time.monotonic()
+                for block in routed.blocks:
+                    warehouse.insert(block.table, block.columns, block.data)
+                timed += time.monotonic() - started
+                rows += routed.loaded
+    return {"events": rows, "seconds": timed, "events_per_s": rows / timed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=50_000)
+    parser.add_argument("--backends", default="chdb,server")
+    parser.add_argument("--json", dest="json_path", default=None)
+    args = parser.parse_args()
+    backends = [b for b in args.backends.split(",") if b]
+
+    results: dict[str, Any] = {
+        "events": args.events,
+        "partitions": args.partitions,
+        "batch_size": args.batch_size,
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-etl-") as tmp:
+        work = Path(tmp)
+        broker = KafkaBroker(work).start()
+        server = ClickHouseServer(work).start() if "server" in backends else None
+        try:
+            topic = "bench.events"
+            seconds = fill(broker.bootstrap, topic, args.events, args.partitions)
+            results["produce"] = {"seconds": seconds, "events_per_s": args.events / seconds}
+            print(f"pre-filled {args.events:,} events in {seconds:.1f} s", flush=True)
+            results["raw_consume"] = raw_consume(broker.bootstrap, topic, args.batch_size)
+            print(
+                f"raw consume: {results['raw_consume']['events_per_s']:,.0f} events/s", flush=True
+            )
+            for backend in backends:
+                results[backend] = run_backend(
+                    backend, broker, server, work, topic, args.batch_size
+                )
+        finally:
+            if server is not None:
+                server.stop()
+            broker.stop()
+    results["bench_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report(results, backends)
+    if args.json_path:
+        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_path).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+
+
+def run_backend(
+    backend: str, broker: Any, server: Any, work: Path, topic: str, batch: int
+) -> dict[str, Any]:
+    def fresh(name: str) -> str:
+        if backend == "chdb":
+            return make_chdb_warehouse(work / f"{name}-chdb").url
+        return make_server_warehouse(server.url).url
+
+    etl = etl_subprocess(broker.bootstrap, topic, fresh("etl"), batch)
+    print(f"{backend}: etl {etl['events_per_s']:,.0f} events/s, rss {etl['peak_rss_mib']:.0f} MiB")
+    raw = raw_insert(broker.bootstrap, topic, fresh("raw"), batch)
+    print(f"{backend}: raw insert {raw['events_per_s']:,.0f} events/s", flush=True)
+    return {"etl": etl, "raw_insert": raw, "ratio": etl["events_per_s"] / raw["events_per_s"]}
+
+
+def report(results: dict[str, Any], backends: list[str]) -> None:
+    consume = results["raw_consume"]["events_per_s"]
+    print()
+    print(
+        f"events {results['events']:,}, partitions {results['partitions']}, batch {results['batch_size']:,}"
+    )
+    print(
+        f"{'':<8} {'etl ev/s':>12} {'raw insert':>12} {'etl/insert':>11} {'etl/consume':>12} {'peak RSS':>10}"
+    )
+    for backend in backends:
+        item = results[backend]
+        etl = item["etl"]["events_per_s"]
+        print(
+            f"{backend:<8} {etl:>12,.0f} {item['raw_insert']['events_per_s']:>12,.0f} "
+            f"{item['ratio']:>11.2f} {etl / consume:>12.2f} {item['etl']['peak_rss_mib']:>8.0f} MiB"
+        )
+    print(f"raw consume {consume:,.0f} events/s")
+
+
+if __name__ == "__main__":
+    main()
