@@ -101,7 +101,7 @@ def fill(bootstrap: str, topic: str, events: int, partitions: int) -> float:
 
 def raw_consume(bootstrap: str, topic: str, batch: int) -> dict[str, Any]:
     with PartitionReader(bootstrap, topic, "bench-raw") as reader:
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         count = size = 0
         for partition in reader.partitions() or []:
             low, high = reader.watermarks(partition)
@@ -109,7 +109,14 @@ def raw_consume(bootstrap: str, topic: str, batch: int) -> dict[str, Any]:
                 count += len(messages)
                 size += sum(len(m.value()) for m in messages)
         seconds = time.monotonic() - started
-    return {"events": count, "seconds": seconds, "events_per_s": count / seconds, "bytes": size}
+        cpu = time.process_time() - cpu_started
+    return {
+        "events": count,
+        "seconds": seconds,
+        "events_per_s": count / seconds,
+        "events_per_cpu_s": count / cpu,
+        "bytes": size,
+    }
 
 
 def etl_subprocess(bootstrap: str, topic: str, url: str, batch: int) -> dict[str, Any]:
@@ -139,6 +146,9 @@ def etl_subprocess(bootstrap: str, topic: str, url: str, batch: int) -> dict[str
         "seconds": summary["seconds"],
         "events_per_s": summary["events_per_second"],
         "process_wall_s": wall,
+        "process_cpu_s": usage.ru_utime + usage.ru_stime,
+        "events_per_cpu_s": (summary["loaded"] + summary["dead_lettered"])
+        / (usage.ru_utime + usage.ru_stime),
         "peak_rss_mib": usage.ru_maxrss / 1024,
     }
 
@@ -146,19 +156,20 @@ def etl_subprocess(bootstrap: str, topic: str, url: str, batch: int) -> dict[str
 def raw_insert(bootstrap: str, topic: str, url: str, batch: int) -> dict[str, Any]:
     """The same rows, routed untimed, inserted batch by batch through the adapter, timed."""
     router = Router(REGISTRY, topic)
-    timed = 0.0
+    timed = cpu = 0.0
     rows = 0
     with connect(url) as warehouse, PartitionReader(bootstrap, topic, "bench-raw") as reader:
         for partition in reader.partitions() or []:
             low, high = reader.watermarks(partition)
             for messages in reader.read(partition, low, high, batch):
                 routed = router.route(messages, partition, "bench", "2026-11-23T00:00:00.000Z")
-                started = time.monotonic()
+                started, cpu_started = time.monotonic(), time.process_time()
                 for block in routed.blocks:
                     warehouse.insert(block.table, block.columns, block.data)
                 timed += time.monotonic() - started
+                cpu += time.process_time() - cpu_started
                 rows += routed.loaded
-    return {"events": rows, "seconds": timed, "events_per_s": rows / timed}
+    return {"events": rows, "seconds": timed, "events_per_s": rows / timed, "cpu_s_here": cpu}
 
 
 def main() -> None:
@@ -222,22 +233,28 @@ def run_backend(
 
 
 def report(results: dict[str, Any], backends: list[str]) -> None:
-    consume = results["raw_consume"]["events_per_s"]
+    consume = results["raw_consume"]
     print()
+    print(f"events {results['events']:,}, partitions {results['partitions']}, ", end="")
+    print(f"batch {results['batch_size']:,}")
     print(
-        f"events {results['events']:,}, partitions {results['partitions']}, batch {results['batch_size']:,}"
-    )
-    print(
-        f"{'':<8} {'etl ev/s':>12} {'raw insert':>12} {'etl/insert':>11} {'etl/consume':>12} {'peak RSS':>10}"
+        f"{'':<8} {'etl ev/s':>10} {'ev/cpu-s':>10} {'raw insert':>11} {'etl/insert':>11} "
+        f"{'etl/consume':>12} {'peak RSS':>10}"
     )
     for backend in backends:
         item = results[backend]
-        etl = item["etl"]["events_per_s"]
+        etl = item["etl"]
         print(
-            f"{backend:<8} {etl:>12,.0f} {item['raw_insert']['events_per_s']:>12,.0f} "
-            f"{item['ratio']:>11.2f} {etl / consume:>12.2f} {item['etl']['peak_rss_mib']:>8.0f} MiB"
+            f"{backend:<8} {etl['events_per_s']:>10,.0f} {etl['events_per_cpu_s']:>10,.0f} "
+            f"{item['raw_insert']['events_per_s']:>11,.0f} {item['ratio']:>11.2f} "
+            f"{etl['events_per_s'] / consume['events_per_s']:>12.2f} "
+            f"{etl['peak_rss_mib']:>6.0f} MiB"
         )
-    print(f"raw consume {consume:,.0f} events/s")
+    print(
+        f"raw consume {consume['events_per_s']:,.0f} events/s "
+        f"({consume['events_per_cpu_s']:,.0f} per cpu-s); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus"
+    )
 
 
 if __name__ == "__main__":
