@@ -159,13 +159,14 @@ class Loader:
     # ------------------------------------------------------------------ the run
     def run(self) -> RunSummary:
         started = time.monotonic()
-        positions = self._positions()
+        self._positions()  # fails clearly on an unmigrated warehouse, before taking the lock
         if not self.options.dry_run:
             self.lock.acquire()
         try:
             if not self.options.dry_run:
                 self.runs.record("running", self._options())
-            plans = self.plan(positions)
+            # read under the lock: a run that just finished has moved them
+            plans = self.plan(self._positions())
             log.info(
                 "run planned",
                 extra={
