@@ -62,7 +62,14 @@ def common(func: Any) -> Any:
 
 @click.group()
 def etl() -> None:
-    """Load events from Kafka into ClickHouse (docs/etl.md)."""
+    """Load events from Kafka into ClickHouse (docs/etl.md).
+
+    \b
+    Exit codes: 0 done (dead letters are data, not failures); 1 unexpected failure;
+    2 bad input; 3 configuration (topic missing, warehouse not migrated); 4 Kafka or
+    ClickHouse unavailable, retry; 6 busy (another run, or the chdb directory is in use);
+    7 offsets went backwards (see docs/etl.md). Never 99.
+    """
 
 
 @etl.command("run")
