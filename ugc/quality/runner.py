@@ -129,7 +129,8 @@ def run_check(
 ) -> Report:
     """Run the selected suites (all by default) against the warehouse in ``settings``."""
     started = time.perf_counter()
-    selected = load_suites(expectations_dir, suites)
+    every = load_suites(expectations_dir)
+    selected = load_suites(expectations_dir, suites) if suites else every
     for suite in selected.values():
         _check_suite(suite)
     gx_validate.preload()
@@ -153,6 +154,7 @@ def run_check(
             topic=settings.kafka_topic,
             tables=_tables(warehouse),
             now=now,
+            not_empty=not_empty(every.get("completeness")),
         )
         if not scope.event_types():
             raise WarehouseUnavailable(
@@ -181,6 +183,14 @@ def run_check(
         extra={"run_id": report.run_id, "status": report.status, "errors": len(report.errors)},
     )
     return report
+
+
+def not_empty(suite: Suite | None) -> dict[str, list[str]]:
+    """Event type -> required columns, from the completeness suite."""
+    if suite is None:
+        return {}
+    common = list(suite.param("common_not_empty", []))
+    return {name: common + list(spec.get("not_empty", [])) for name, spec in suite.types.items()}
 
 
 def _check_suite(suite: Suite) -> None:

@@ -33,6 +33,10 @@ class Scope:
     topic: str
     tables: set[str]
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: event type -> columns that must not be empty (from the completeness suite)
+    not_empty: dict[str, list[str]] = field(default_factory=dict)
+    #: results shared between checks within one run (see ``profile``)
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def event_types(self) -> list[EventType]:
         """Registry types whose table exists (a missing table is the migration's concern)."""

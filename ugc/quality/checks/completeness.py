@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from ugc.events import STANDARD_QUALITIES, EventType
-from ugc.events.columns import Column, table_columns
 from ugc.quality.checks.base import SAMPLE, Finding, Scope, iso
+from ugc.quality.checks.profile import profiles
 
 COLUMNS = (
     "event_type",
@@ -33,7 +33,6 @@ COLUMNS = (
     "unknown_qualities",
 )
 RULE_COLUMNS = COLUMNS[3:]
-ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 PAGE_VIEW_DEFAULTS = {
     "start": "page_view_start",
     "end": "page_view_end",
@@ -44,72 +43,44 @@ PAGE_VIEW_DEFAULTS = {
 }
 
 
-def empty_condition(column: Column) -> str:
-    """SQL that is true when ``column`` holds no value."""
-    name = column.name
-    if column.logical == "uuid":
-        test = f"{name} = toUUID('{ZERO_UUID}')"
-    elif column.logical == "ts":
-        test = f"toUnixTimestamp({name}) = 0"
-    elif column.logical in ("string", "lowcard"):
-        test = f"{name} = ''"
-    elif column.logical == "strings":
-        test = f"empty({name})"
-    else:
-        test = "0"
-    return f"({name} IS NULL OR {test})" if column.nullable else test
+def page_views_sql(start: EventType, end: EventType, id_column: str) -> str:
+    """Every page-view problem in one pass over starts and ends grouped by ``id_column``.
 
-
-def required_sql(scope: Scope, not_empty: dict[str, list[str]]) -> str:
-    parts = []
-    for event_type in scope.event_types():
-        columns = {c.name: c for c in table_columns(event_type)}
-        tests = [empty_condition(columns[name]) for name in not_empty.get(event_type.name, [])]
-        tests = tests or ["0"]
-        parts.append(
-            f"SELECT '{event_type.name}' AS event_type, count() AS rows, "
-            f"countIf({' OR '.join(tests)}) AS missing, "
-            f"[{', '.join(f'countIf({t})' for t in tests)}] AS per_column "
-            f"FROM {event_type.table} WHERE {scope.in_window()}"
-        )
-    return " UNION ALL ".join(parts)
-
-
-def orphans_sql(this: EventType, other: EventType, id_column: str, *, starts: bool) -> str:
-    """Rows of ``this`` whose id never appears in ``other``, counted per hour, with samples."""
-    if starts:
-        own = (
-            "received_at >= toDateTime(%(since)s, 'UTC') "
-            "AND received_at < toDateTime(%(cutoff)s, 'UTC') AND envelope != %(exclude)s"
-        )
-    else:
-        own = (
-            "received_at >= toDateTime(%(since)s, 'UTC') "
-            "AND received_at < toDateTime(%(until)s, 'UTC')"
-        )
-    return (
-        f"SELECT toUnixTimestamp(toStartOfHour(t)) AS h, count() AS n, "
-        f"groupArray({SAMPLE})(id) AS sample FROM ("
-        f"SELECT toString({id_column}) AS id, min(received_at) AS t FROM {this.table} "
-        f"WHERE {own} AND {id_column} NOT IN (SELECT {id_column} FROM {other.table} "
-        f"WHERE received_at >= toDateTime(%(lookback)s, 'UTC')) GROUP BY {id_column}) "
-        "GROUP BY h ORDER BY h"
+    Per id: the first start and end (receive and event times) and the start's envelope. A start
+    in ``[since, cutoff)`` with no end is an orphan start (not for single-shot ``v2`` views);
+    an end in the window with no start is an orphan end; a pair whose start is in the window
+    has a duration below zero or above ``max_s``. Answers per (problem, hour) with samples.
+    """
+    starts = (
+        f"SELECT {id_column} AS id, 1 AS s, received_at AS r, event_at AS t, "
+        f"toString(envelope) AS env FROM {start.table} "
+        "WHERE received_at >= toDateTime(%(lookback)s, 'UTC') "
+        "AND received_at < toDateTime(%(until)s, 'UTC')"
     )
-
-
-def durations_sql(start: EventType, end: EventType, id_column: str) -> str:
-    """Negative and absurd time on page over start/end pairs whose start is in the window."""
+    ends = (
+        f"SELECT {id_column} AS id, 0 AS s, received_at AS r, event_at AS t, '' AS env "
+        f"FROM {end.table} WHERE received_at >= toDateTime(%(lookback)s, 'UTC')"
+    )
+    per_id = (
+        "SELECT id, countIf(s = 1) AS ns, countIf(s = 0) AS ne, "
+        "toUnixTimestamp(minIf(r, s = 1)) AS rs, toUnixTimestamp(minIf(r, s = 0)) AS re, "
+        "toUnixTimestamp(minIf(t, s = 1)) AS ts, toUnixTimestamp(minIf(t, s = 0)) AS te, "
+        f"anyIf(env, s = 1) AS env FROM ({starts} UNION ALL {ends}) GROUP BY id"
+    )
+    kind = (
+        "multiIf("
+        "ns > 0 AND ne = 0 AND rs >= %(since)s AND rs < %(cutoff)s AND env != %(exclude)s, "
+        "'orphan_starts', "
+        "ne > 0 AND ns = 0 AND re >= %(since)s AND re < %(until)s, 'orphan_ends', "
+        "ns > 0 AND ne > 0 AND rs >= %(since)s AND rs < %(until)s AND te < ts, "
+        "'negative_durations', "
+        "ns > 0 AND ne > 0 AND rs >= %(since)s AND rs < %(until)s AND te - ts > %(max_s)s, "
+        "'absurd_durations', '')"
+    )
     return (
-        f"SELECT countIf(d < 0), countIf(d > %(max_s)s), "
-        f"groupArrayIf({SAMPLE})(id, d < 0), groupArrayIf({SAMPLE})(id, d > %(max_s)s) FROM ("
-        "SELECT toString(s.id) AS id, e.te - s.ts AS d FROM ("
-        f"SELECT {id_column} AS id, toUnixTimestamp(min(event_at)) AS ts FROM {start.table} "
-        "WHERE received_at >= toDateTime(%(since)s, 'UTC') "
-        "AND received_at < toDateTime(%(until)s, 'UTC') "
-        f"GROUP BY {id_column}) AS s ANY INNER JOIN ("
-        f"SELECT {id_column} AS id, toUnixTimestamp(max(event_at)) AS te FROM {end.table} "
-        "WHERE received_at >= toDateTime(%(since)s, 'UTC') "
-        f"GROUP BY {id_column}) AS e ON s.id = e.id)"
+        f"SELECT kind, intDiv(if(ns > 0, rs, re), 3600) * 3600 AS h, count(), "
+        f"groupArray({SAMPLE})(toString(id)) FROM (SELECT *, {kind} AS kind FROM ({per_id})) "
+        "WHERE kind != '' GROUP BY kind, h ORDER BY kind, h"
     )
 
 
@@ -143,25 +114,16 @@ def run(scope: Scope, suite: Any) -> Finding:
     import pandas as pd
 
     types = {t.name: t for t in scope.event_types()}
-    common = list(suite.param("common_not_empty", []))
-    not_empty = {
-        name: common + list(spec.get("not_empty", [])) for name, spec in suite.types.items()
-    }
     records: dict[str, dict[str, Any]] = {
         name: {"event_type": name, "rows": 0, "missing_required": 0} for name in types
     }
     where: list[dict[str, Any]] = []
-    wh = scope.warehouse
-    if types:
-        for name, rows, missing, per_column in wh.query(
-            required_sql(scope, not_empty), scope.bounds
-        ):
-            records[name].update(rows=int(rows), missing_required=int(missing))
-            for column, count in zip(not_empty.get(name, []), per_column, strict=False):
-                if int(count):
-                    where.append({"rule": "missing_required", "event_type": name,
-                                  "table": types[name].table, "column": column,
-                                  "rows": int(count)})  # fmt: skip
+    for name, found in profiles(scope).items():
+        records[name].update(rows=found.rows, missing_required=found.missing_rows)
+        for column, count in found.missing.items():
+            if count:
+                where.append({"rule": "missing_required", "event_type": name,
+                              "table": found.table, "column": column, "rows": count})  # fmt: skip
     _page_views(scope, suite, types, records, where)
     _qualities(scope, suite, types, records, where)
     _max_values(scope, suite, types, records, where)
@@ -188,30 +150,21 @@ def _page_views(scope, suite, types, records, where) -> None:  # noqa: ANN001
         "exclude": spec["exclude_envelope"],
         "max_s": int(spec["max_s"]),
     }
-    for this, other, column, starts in (
-        (start, end, "orphan_starts", True),
-        (end, start, "orphan_ends", False),
-    ):
-        total = 0
-        for hour, n, sample in scope.warehouse.query(
-            orphans_sql(this, other, id_column, starts=starts), params
-        ):
-            total += int(n)
-            where.append({"rule": column, "event_type": this.name, "table": this.table,
-                          "hour": iso(hour), "rows": int(n), id_column + "s": sorted(sample)})  # fmt: skip
-        records[this.name][column] = total
-    negative, absurd, neg_ids, absurd_ids = scope.warehouse.query(
-        durations_sql(start, end, id_column), params
-    )[0]
-    records[start.name]["negative_durations"] = int(negative)
-    records[start.name]["absurd_durations"] = int(absurd)
-    for rule, count, ids in (
-        ("negative_durations", negative, neg_ids),
-        ("absurd_durations", absurd, absurd_ids),
-    ):
-        if int(count):
-            where.append({"rule": rule, "event_type": start.name, "rows": int(count),
-                          "max_s": int(spec["max_s"]), id_column + "s": sorted(ids)})  # fmt: skip
+    totals = dict.fromkeys(("orphan_starts", "orphan_ends", "negative_durations",
+                            "absurd_durations"), 0)  # fmt: skip
+    rows = scope.warehouse.query(page_views_sql(start, end, id_column), params)
+    for kind, hour, n, sample in rows:
+        totals[kind] += int(n)
+        table = end if kind == "orphan_ends" else start
+        entry = {"rule": kind, "event_type": table.name, "table": table.table,
+                 "hour": iso(hour), "rows": int(n), id_column + "s": sorted(sample)}  # fmt: skip
+        if kind in ("negative_durations", "absurd_durations"):
+            entry["max_s"] = int(spec["max_s"])
+        where.append(entry)
+    records[start.name]["orphan_starts"] = totals["orphan_starts"]
+    records[end.name]["orphan_ends"] = totals["orphan_ends"]
+    records[start.name]["negative_durations"] = totals["negative_durations"]
+    records[start.name]["absurd_durations"] = totals["absurd_durations"]
 
 
 def _qualities(scope, suite, types, records, where) -> None:  # noqa: ANN001

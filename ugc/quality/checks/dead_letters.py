@@ -12,15 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from ugc.quality.checks.base import SAMPLE, Finding, Scope
+from ugc.quality.checks.profile import profiles
 
 COLUMNS = ("dead_letters", "loaded", "rate")
-
-
-def loaded_sql(scope: Scope) -> str:
-    parts = [
-        f"SELECT count() AS n FROM {t.table} WHERE {scope.in_window()}" for t in scope.event_types()
-    ]
-    return f"SELECT sum(n) FROM ({' UNION ALL '.join(parts)})"
 
 
 def reasons_sql(scope: Scope) -> str:
@@ -36,11 +30,7 @@ def reasons_sql(scope: Scope) -> str:
 def run(scope: Scope, suite: Any) -> Finding:
     import pandas as pd
 
-    loaded = (
-        int(scope.warehouse.scalar(loaded_sql(scope), scope.bounds) or 0)
-        if scope.event_types()
-        else 0
-    )
+    loaded = sum(p.rows for p in profiles(scope).values())
     where: list[dict[str, Any]] = []
     dead = 0
     if scope.has(scope.layout.dead_letters):

@@ -11,20 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from ugc.quality.checks.base import SAMPLE, Finding, Scope
+from ugc.quality.checks.profile import profiles
 
 COLUMNS = ("event_type", "table", "rows", "ids", "duplicate_ids", "extra_copies")
-
-
-def counts_sql(scope: Scope) -> str:
-    """One scan per table: rows, distinct ids, duplicated ids and extra copies."""
-    parts = [
-        f"SELECT '{t.name}' AS event_type, sum(n) AS rows, count() AS ids, "
-        "countIf(n > 1) AS duplicate_ids, sumIf(n - 1, n > 1) AS extra_copies "
-        f"FROM (SELECT event_id, count() AS n FROM {t.table} "
-        f"WHERE {scope.in_window()} GROUP BY event_id)"
-        for t in scope.event_types()
-    ]
-    return " UNION ALL ".join(parts)
 
 
 def sample_sql(table: str, scope: Scope) -> str:
@@ -72,9 +61,9 @@ def locate(table: str, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 
 def run(scope: Scope, suite: Any) -> Finding:
-    types = scope.event_types()
-    tables = {t.name: t.table for t in types}
-    rows = scope.warehouse.query(counts_sql(scope), scope.bounds) if types else []
+    found = profiles(scope)
+    tables = {name: p.table for name, p in found.items()}
+    rows = [(p.event_type, p.rows, p.ids, p.duplicate_ids, p.extra_copies) for p in found.values()]
     result = frame(rows, tables)
     where: list[dict[str, Any]] = []
     for record in result.itertuples():
