@@ -167,16 +167,14 @@ def test_signatures_settle_complete_buckets_only() -> None:
     assert seen(full) == offsets.signature(size, 2 * size - 1)
     lo, hi = 10, 3 * size + 4
     buckets = {
-        0: seen(list(range(10, size))),  # partial (lo inside): unsure
+        0: seen(list(range(10, size))),  # partial (lo inside), complete
         1: seen(full),  # complete
         2: seen([*range(2 * size, 3 * size - 1), 2 * size]),  # one missing, one doubled
-        # bucket 3 holds hi and beyond
-        3: seen(list(range(3 * size, 3 * size + 9))),
-        5: seen([5 * size, 5 * size + 1]),  # wholly beyond the ledger
+        3: seen(list(range(3 * size, 3 * size + 4))),  # one missing at the end (hi)
     }
-    part = offsets.classify(lo, hi, buckets)
-    assert part.found == size
-    assert part.unsure == [0, 2, 3]
+    part = offsets.classify(lo, hi, buckets, beyond=2)
+    assert part.found == 2 * size - 10
+    assert part.unsure == [2, 3]
     assert part.gaps == [] and part.beyond == 2
     part = offsets.classify(lo, hi, {1: seen(full)})
     assert part.gaps == [(10, size - 1), (2 * size, 3 * size - 1), (3 * size, hi)]

@@ -7,9 +7,10 @@ this check covers the whole ledger whatever the window.
 
 How, cheaply: one query gives, per bucket of ``BUCKET`` offsets, the row count and the sum
 and sum of squares of the offsets. A complete bucket without duplicates has a signature known
-in advance, so most buckets are settled without hashing a single offset. The others (a gap,
-a duplicate, the two ends of the range) are counted exactly; up to ``MAX_DRILL`` of them are
-read offset by offset to name the exact missing ranges.
+in advance, so most buckets are settled without hashing a single offset; the ledger's ends
+are bound per partition so rows before, inside and beyond the range are told apart in the
+same query. Buckets whose signature differs (a gap, a duplicated position) are counted
+exactly; up to ``MAX_DRILL`` of them are read offset by offset to name the missing ranges.
 
 Reconciliation with the ledger: offsets the loader reported as skipped (``rows_skipped``:
 read but deliberately not loaded, such as messages before ``--since``) explain that many
@@ -71,22 +72,35 @@ def _union(scope: Scope, condition: str = "") -> str:
     return " UNION ALL ".join(parts)
 
 
-def buckets_sql(scope: Scope) -> str:
-    """Per (partition, bucket): rows, and the sum and the sum of squares of their offsets
-    (UInt64 sums wrap around; Python compares them modulo 2**64)."""
-    return (
-        f"SELECT p, intDiv(o, {BUCKET}) AS b, count(), sum(o), sum(o * o) "
-        f"FROM ({_union(scope)}) GROUP BY p, b"
+def buckets_sql(
+    scope: Scope, partitions: list[tuple[int, tuple[int, int]]]
+) -> tuple[str, dict[str, int]]:
+    """Per (partition, bucket, zone): rows, and the sum and the sum of squares of the offsets.
+
+    ``zone`` is -1 before the partition's ledger range, 0 inside, 1 beyond it (the ranges are
+    bound per partition; a partition the ledger does not know is all beyond). UInt64 sums wrap
+    around; Python compares them modulo 2**64.
+    """
+    params: dict[str, int] = {}
+    lows, highs = [], []
+    for i, (partition, (lo, hi)) in enumerate(partitions):
+        params.update({f"p{i}": partition, f"lo{i}": lo, f"hi{i}": hi})
+        lows.append(f"p = %(p{i})s, %(lo{i})s")
+        highs.append(f"p = %(p{i})s, %(hi{i})s")
+    low = f"multiIf({', '.join(lows)}, 1)"
+    high = f"multiIf({', '.join(highs)}, 0)"
+    zone = f"multiIf(o < {low}, -1, o > {high}, 1, 0)"
+    sql = (
+        f"SELECT p, intDiv(o, {BUCKET}) AS b, {zone} AS z, count(), sum(o), sum(o * o) "
+        f"FROM ({_union(scope)}) GROUP BY p, b, z"
     )
+    return sql, params
 
 
 def exact_sql(scope: Scope) -> str:
-    """Distinct offsets of one bucket, inside and beyond the ledger's range."""
+    """Distinct offsets of one bucket inside the ledger's range."""
     condition = "kafka_partition = %(p)s AND kafka_offset >= %(a)s AND kafka_offset <= %(b)s"
-    return (
-        "SELECT uniqExactIf(o, o >= %(lo)s AND o <= %(hi)s), uniqExactIf(o, o > %(hi)s) "
-        f"FROM ({_union(scope, condition)})"
-    )
+    return f"SELECT uniqExact(o) FROM ({_union(scope, condition)})"
 
 
 def drill_sql(scope: Scope) -> str:
@@ -153,22 +167,20 @@ class Partition:
     unsure: list[int] = field(default_factory=list)
 
 
-def classify(lo: int, hi: int, buckets: dict[int, tuple[int, int, int]]) -> Partition:
-    """Settle what the signatures can settle (pure)."""
-    part = Partition(lo, hi)
+def classify(
+    lo: int, hi: int, buckets: dict[int, tuple[int, int, int]], beyond: int = 0
+) -> Partition:
+    """Settle what the signatures of the rows inside ``[lo, hi]`` can settle (pure)."""
+    part = Partition(lo, hi, beyond=beyond)
     for bucket in range(lo // BUCKET, hi // BUCKET + 1):
         start, end = bucket_span(bucket, lo, hi)
         seen = buckets.get(bucket)
-        whole = (start, end) == (bucket * BUCKET, (bucket + 1) * BUCKET - 1)
         if seen is None:
             part.gaps.append((start, end))
-        elif whole and tuple(v % _WRAP for v in seen) == signature(start, end):
+        elif tuple(v % _WRAP for v in seen) == signature(start, end):
             part.found += end - start + 1
         else:
             part.unsure.append(bucket)
-    for bucket, seen in buckets.items():
-        if bucket > hi // BUCKET:
-            part.beyond += seen[0]
     return part
 
 
@@ -185,21 +197,27 @@ def run(scope: Scope, suite: Any) -> Finding:
         ranges[int(partition)].append((int(first), int(last)))
         skipped[int(partition)] += int(rows_skipped)
     buckets: dict[int, dict[int, tuple[int, int, int]]] = defaultdict(dict)
+    beyond: dict[int, int] = defaultdict(int)
     if ledger and scope.event_types():
-        for partition, bucket, rows, total, squares in scope.warehouse.query(
-            buckets_sql(scope), params
+        bounds = [(p, (r[0][0], r[-1][1])) for p, r in sorted(ranges.items()) for r in [merge(r)]]
+        sql, bound_params = buckets_sql(scope, bounds)
+        for partition, bucket, zone, rows, total, squares in scope.warehouse.query(
+            sql, {**params, **bound_params}
         ):
-            buckets[int(partition)][int(bucket)] = (int(rows), int(total), int(squares))
+            if int(zone) == 0:
+                buckets[int(partition)][int(bucket)] = (int(rows), int(total), int(squares))
+            elif int(zone) == 1:
+                beyond[int(partition)] += int(rows)
     records, where = [], []
     drills = [MAX_DRILL]
-    for partition in sorted(set(ranges) | set(buckets)):
+    for partition in sorted(set(ranges) | set(beyond)):
         covered = merge(ranges.get(partition, []))
         if not covered:
-            rows = sum(seen[0] for seen in buckets[partition].values())
+            rows = beyond[partition]
             where.append({"partition": partition, "problem": "not in the ledger", "rows": rows})
             records.append(_record(partition, None, None, 0, 0, 0, 0, [], rows))
             continue
-        part = classify(covered[0][0], covered[-1][1], buckets[partition])
+        part = classify(covered[0][0], covered[-1][1], buckets[partition], beyond[partition])
         if part.unsure:
             _settle(scope, partition, part, drills)
         part.gaps = merge(part.gaps)
@@ -237,11 +255,8 @@ def _settle(scope: Scope, partition: int, part: Partition, drills: list[int]) ->
     params = {"topic": scope.topic, "p": partition, "lo": part.lo, "hi": part.hi}
     for bucket in part.unsure:
         start, end = bucket_span(bucket, part.lo, part.hi)
-        whole = {"a": bucket * BUCKET, "b": (bucket + 1) * BUCKET - 1}
-        inside, beyond = scope.warehouse.query(exact_sql(scope), {**params, **whole})[0]
-        inside, beyond = int(inside), int(beyond)
+        inside = int(scope.warehouse.scalar(exact_sql(scope), {**params, "a": start, "b": end}))
         part.found += inside
-        part.beyond += beyond
         if inside >= end - start + 1:
             continue
         if drills[0] > 0:

@@ -1,8 +1,8 @@
 """One scan per event table that several checks share (computed once per run, on demand).
 
-Per table, over the window: rows, distinct event ids, duplicated ids and extra copies
-(``GROUP BY event_id``), rows with an empty required column (and per column), and the
-newest ``received_at`` / ``loaded_at``. Duplicates, completeness, freshness and the
+Per table, over the window: rows, distinct event ids (extra copies = rows - ids; only a
+table that has some is grouped by id to count the duplicated ids), rows with an empty
+required column (and per column), and the newest ``received_at`` / ``loaded_at``. Duplicates, completeness, freshness and the
 dead-letter rate read it, so the biggest tables are read once, not four times.
 """
 
@@ -48,21 +48,27 @@ def empty_condition(column: Column) -> str:
 
 
 def profile_sql(scope: Scope) -> str:
+    """Flat aggregates only (one hash set, for the distinct ids): cheap on every table."""
     parts = []
     for event_type in scope.event_types():
         columns = {c.name: c for c in table_columns(event_type)}
         names = scope.not_empty.get(event_type.name, [])
         tests = [empty_condition(columns[name]) for name in names] or ["0"]
-        per_id = ", ".join(f"countIf({t}) AS m{i}" for i, t in enumerate(tests))
         parts.append(
-            f"SELECT '{event_type.name}' AS event_type, sum(n), count(), countIf(n > 1), "
-            f"sumIf(n - 1, n > 1), sum(m_any), [{', '.join(f'sum(m{i})' for i in range(len(tests)))}], "
-            "max(r), max(l) FROM ("
-            f"SELECT event_id, count() AS n, countIf({' OR '.join(tests)}) AS m_any, {per_id}, "
-            "toUnixTimestamp(max(received_at)) AS r, toUnixTimestamp(max(loaded_at)) AS l "
-            f"FROM {event_type.table} WHERE {scope.in_window()} GROUP BY event_id)"
+            f"SELECT '{event_type.name}' AS event_type, count(), uniqExact(event_id), "
+            f"countIf({' OR '.join(tests)}), [{', '.join(f'countIf({t})' for t in tests)}], "
+            "toUnixTimestamp(max(received_at)), toUnixTimestamp(max(loaded_at)) "
+            f"FROM {event_type.table} WHERE {scope.in_window()}"
         )
     return " UNION ALL ".join(parts)
+
+
+def duplicated_ids_sql(table: str, scope: Scope) -> str:
+    """How many ids are stored more than once (run only where rows exceed distinct ids)."""
+    return (
+        f"SELECT count() FROM (SELECT event_id FROM {table} WHERE {scope.in_window()} "
+        "GROUP BY event_id HAVING count() > 1)"
+    )
 
 
 def profiles(scope: Scope) -> dict[str, Profile]:
@@ -71,17 +77,26 @@ def profiles(scope: Scope) -> dict[str, Profile]:
         found = {}
         if scope.event_types():
             tables = {t.name: t.table for t in scope.event_types()}
-            for name, rows, ids, dups, extra, m_any, missing, r, loaded in scope.warehouse.query(
+            for name, rows, ids, m_any, missing, r, loaded in scope.warehouse.query(
                 profile_sql(scope), scope.bounds
             ):
                 names = scope.not_empty.get(name, [])
+                rows, ids = int(rows or 0), int(ids or 0)
+                dups = 0
+                if rows > ids:
+                    dups = int(
+                        scope.warehouse.scalar(
+                            duplicated_ids_sql(tables[name], scope), scope.bounds
+                        )
+                        or 0
+                    )
                 found[name] = Profile(
                     event_type=name,
                     table=tables[name],
-                    rows=int(rows or 0),
-                    ids=int(ids or 0),
-                    duplicate_ids=int(dups or 0),
-                    extra_copies=int(extra or 0),
+                    rows=rows,
+                    ids=ids,
+                    duplicate_ids=dups,
+                    extra_copies=rows - ids,
                     missing_rows=int(m_any or 0),
                     missing={c: int(v) for c, v in zip(names, missing, strict=False)},
                     newest_received=int(r or 0),
