@@ -32,7 +32,7 @@ os.environ.update(
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME}/airflow.db",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",  # task output shows on failure
     }
 )
 # the dag-processor puts the bundle (dags/) on sys.path; the tests import ugc_common the same way
@@ -78,3 +78,23 @@ def ugc_bin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def pytest_configure(config: pytest.Config) -> None:
     # Airflow's .airflowignore parsing trips a pathspec deprecation that is not ours to fix
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pathspec.*")
+
+
+@pytest.fixture
+def fresh_dag(dagbag):
+    """The parsed DAG for a ``dag.test()``, with its params as they were once the test ends.
+
+    An in-process run resolves the run's conf into the tasks' Param objects (shared by every
+    copy of the DAG), so a ``month`` given to one run would become the default of the next.
+    The scheduler never sees this (every task runs in a fresh process); tests sharing one
+    DagBag would.
+    """
+    saved = [
+        (param, param.value)
+        for dag in dagbag.dags.values()
+        for task in dag.tasks
+        for param in (task.params.get_param(key) for key in task.params)
+    ]
+    yield lambda dag_id: dagbag.dags[dag_id]
+    for param, value in saved:
+        param.value = value

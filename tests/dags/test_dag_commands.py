@@ -52,11 +52,11 @@ def states(run) -> dict[str, tuple[str, int]]:
     return {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
 
 
-def test_ingest_renders_the_window_and_emits_the_asset(dagbag, ugc: RecordingUgc) -> None:
+def test_ingest_renders_the_window_and_emits_the_asset(fresh_dag, ugc: RecordingUgc) -> None:
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
 
-    run = dagbag.dags["ugc_ingest"].test(logical_date=pendulum.datetime(2026, 11, 23, 10, 25))
+    run = fresh_dag("ugc_ingest").test(logical_date=pendulum.datetime(2026, 11, 23, 10, 25))
     assert run.state == "success", states(run)
     window = ["--since", "2026-11-23T10:10:00+00:00", "--until", "2026-11-23T10:20:00+00:00"]
     assert ugc.calls == [
@@ -70,16 +70,16 @@ def test_ingest_renders_the_window_and_emits_the_asset(dagbag, ugc: RecordingUgc
         ]
 
 
-def test_a_failed_quality_check_fails_the_run_without_retries(dagbag, ugc: RecordingUgc) -> None:
+def test_a_failed_quality_check_fails_the_run_without_retries(fresh_dag, ugc: RecordingUgc) -> None:
     ugc.exit_with("quality check", 5)
-    run = dagbag.dags["ugc_ingest"].test(logical_date=pendulum.datetime(2026, 11, 23, 11, 5))
+    run = fresh_dag("ugc_ingest").test(logical_date=pendulum.datetime(2026, 11, 23, 11, 5))
     assert run.state == "failed"
     assert states(run) == {"etl_run": ("success", 1), "quality_check": ("failed", 1)}
 
 
-def test_a_failed_load_stops_before_the_quality_check(dagbag, ugc: RecordingUgc) -> None:
+def test_a_failed_load_stops_before_the_quality_check(fresh_dag, ugc: RecordingUgc) -> None:
     ugc.exit_with("etl run", 3)  # a configuration error: no retry can fix it
-    run = dagbag.dags["ugc_ingest"].test(logical_date=pendulum.datetime(2026, 11, 23, 11, 15))
+    run = fresh_dag("ugc_ingest").test(logical_date=pendulum.datetime(2026, 11, 23, 11, 15))
     assert run.state == "failed"
     assert states(run)["etl_run"] == ("failed", 1)
     assert [call[:2] for call in ugc.calls] == [["etl", "run"]]
@@ -113,9 +113,9 @@ def test_a_failed_load_stops_before_the_quality_check(dagbag, ugc: RecordingUgc)
     ids=["monthly", "after-loads", "param"],
 )
 def test_marts_render_the_month(
-    dagbag, ugc: RecordingUgc, kwargs: dict, month: str, window: list[str]
+    fresh_dag, ugc: RecordingUgc, kwargs: dict, month: str, window: list[str]
 ) -> None:
-    run = dagbag.dags["ugc_marts"].test(**kwargs)
+    run = fresh_dag("ugc_marts").test(**kwargs)
     assert run.state == "success", states(run)
     assert ugc.calls == [
         ["marts", "build", "--month", month, "--json"],
@@ -123,11 +123,11 @@ def test_marts_render_the_month(
     ]
 
 
-def test_a_month_that_is_not_yyyy_mm_is_refused(dagbag, ugc: RecordingUgc) -> None:
+def test_a_month_that_is_not_yyyy_mm_is_refused(fresh_dag, ugc: RecordingUgc) -> None:
     from airflow.sdk.exceptions import ParamValidationError
 
     with pytest.raises(ParamValidationError):
-        dagbag.dags["ugc_marts"].test(
+        fresh_dag("ugc_marts").test(
             logical_date=pendulum.datetime(2026, 12, 3, 3), run_conf={"month": "2026-13; rm -rf /"}
         )
     assert ugc.calls == []
