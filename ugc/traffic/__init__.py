@@ -10,16 +10,8 @@ posts them and reports what came back. The demo, the tests and the benchmarks re
     traffic.tally.by_type  # what was generated, by type (also by day, vendor, envelope)
 """
 
-from ugc.traffic.model import (
-    ACCEPTED,
-    INVALID,
-    MALFORMED,
-    Tally,
-    Traffic,
-    TrafficItem,
-    TrafficOptions,
-    generate,
-)
+from ugc.traffic.items import ACCEPTED, INVALID, MALFORMED, Tally, TrafficItem
+from ugc.traffic.model import Traffic, TrafficOptions, generate
 from ugc.traffic.samples import sample_items
 from ugc.traffic.sender import SendReport, TokenBucket, run, send
 

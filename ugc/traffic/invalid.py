@@ -18,12 +18,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-if TYPE_CHECKING:
-    from ugc.traffic.model import TrafficItem
+from ugc.traffic.items import INVALID, MALFORMED, TrafficItem
 
 KINDS = ("malformed_json", "unknown_type", "missing_field", "wrong_type", "bad_value")
 _WEIGHTS = (20, 15, 25, 25, 15)
@@ -99,7 +98,7 @@ def corrupt(item: TrafficItem, rng: random.Random) -> TrafficItem:
         return dataclasses.replace(
             item,
             body=_malformed(item.body, rng),
-            expected_status=400,
+            expected_status=MALFORMED,
             reason=kind,
             payload=None,
         )
@@ -119,7 +118,7 @@ def corrupt(item: TrafficItem, rng: random.Random) -> TrafficItem:
         else:
             payload["event_at"] = "not a time at all"
     return dataclasses.replace(
-        item, body=orjson.dumps(payload), expected_status=422, reason=kind, payload=payload
+        item, body=orjson.dumps(payload), expected_status=INVALID, reason=kind, payload=payload
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from ugc.events import REGISTRY, Registry, format_ts
-from ugc.traffic.model import ACCEPTED, JSON, MALFORMED, TrafficItem
+from ugc.traffic.items import ACCEPTED, JSON, MALFORMED, TrafficItem
 
 
 def sample_items(

@@ -30,7 +30,7 @@ import httpx
 import orjson
 
 from ugc.errors import BadInput, Unavailable
-from ugc.traffic.model import TrafficItem
+from ugc.traffic.items import TrafficItem
 from ugc.traffic.transport import Connection, HttpxPoster, NoAnswer, Poster, plain_http
 
 EVENTS_PATH = "/api/v1/events"
