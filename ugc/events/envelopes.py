@@ -39,6 +39,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ugc.errors import ValidationFailed, flatten_errors
+from ugc.events.fastpath import fast_v1
 from ugc.events.record import Incoming
 from ugc.events.registry import Registry, UnknownEventType
 from ugc.events.schemas import (
@@ -70,6 +71,12 @@ _V1 = EnvelopeV1Schema()
 
 
 def _normalise_v1(payload: dict[str, Any], registry: Registry) -> Incoming:
+    fast = fast_v1(payload, registry)
+    return fast if fast is not None else load_v1(payload, registry)
+
+
+def load_v1(payload: dict[str, Any], registry: Registry) -> Incoming:
+    """The reference path: marshmallow decides and names every error."""
     errors: dict[str, Any] = {}
     try:
         envelope = load(_V1, payload)

@@ -86,9 +86,10 @@ class Incoming:
 
 def format_ts(moment: datetime) -> str:
     """``2026-11-23T18:32:56.123Z``: UTC, milliseconds."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    # isoformat is several times faster than strftime; "+00:00" becomes "Z"
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_ts(text: str) -> datetime:
@@ -124,10 +125,16 @@ def build_record(
     user_agent: str | None = None,
 ) -> dict[str, Any]:
     """Assemble the canonical record (see the module docstring)."""
-    context = {name: incoming.context.get(name) for name in CONTEXT_FIELDS}
-    if user_agent:
-        context["user_agent"] = user_agent[:512]
+    given = incoming.context
+    context = {
+        "country": given.get("country"),
+        "device": given.get("device"),
+        "page_url": given.get("page_url"),
+        "referrer": given.get("referrer"),
+        "user_agent": user_agent[:512] if user_agent else None,
+    }
     event_at = corrected_event_time(received_at, incoming.client_event_at, incoming.client_sent_at)
+    received = format_ts(received_at)
     return {
         "event_id": incoming.event_id or str(uuid.uuid4()),
         "event_type": incoming.event_type.name,
@@ -137,10 +144,10 @@ def build_record(
         "claimed_user_id": incoming.claimed_user_id,
         "identity_source": identity.source,
         "session_id": incoming.session_id or identity.session_id,
-        "received_at": format_ts(received_at),
+        "received_at": received,
         "client_event_at": _maybe_ts(incoming.client_event_at),
         "client_sent_at": _maybe_ts(incoming.client_sent_at),
-        "event_at": format_ts(event_at),
+        "event_at": received if event_at == received_at else format_ts(event_at),
         "context": context,
         "data": incoming.data,
     }

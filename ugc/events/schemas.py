@@ -17,6 +17,32 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
+def to_instant(value: Any) -> datetime:
+    """A client time: ISO 8601 text (naive means UTC) or epoch milliseconds, in range.
+
+    Raises ``ValueError`` (message "invalid" or "range") for anything else.
+    """
+    if isinstance(value, bool):
+        raise ValueError("invalid")
+    try:
+        if isinstance(value, int | float):
+            if not math.isfinite(value):
+                raise ValueError("invalid")
+            moment = datetime.fromtimestamp(value / 1000.0, tz=UTC)
+        elif isinstance(value, str) and 10 <= len(value) <= 40:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            moment = moment.astimezone(UTC)
+        else:
+            raise ValueError("invalid")
+    except (ValueError, OverflowError, OSError):
+        raise ValueError("invalid") from None
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError("range")
+    return moment
+
+
 class Timestamp(fields.Field):
     """An instant: an ISO 8601 string (naive means UTC) or epoch milliseconds (JS ``Date.now()``)."""
 
@@ -26,25 +52,10 @@ class Timestamp(fields.Field):
     }
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
         try:
-            if isinstance(value, int | float):
-                if not math.isfinite(value):
-                    raise ValueError
-                moment = datetime.fromtimestamp(value / 1000.0, tz=UTC)
-            elif isinstance(value, str) and 10 <= len(value) <= 40:
-                moment = datetime.fromisoformat(value)
-                if moment.tzinfo is None:
-                    moment = moment.replace(tzinfo=UTC)
-                moment = moment.astimezone(UTC)
-            else:
-                raise ValueError
-        except (ValueError, OverflowError, OSError):
-            raise self.make_error("invalid") from None
-        if not EARLIEST <= moment < LATEST:
-            raise self.make_error("range")
-        return moment
+            return to_instant(value)
+        except ValueError as exc:
+            raise self.make_error(str(exc)) from None
 
 
 class UuidString(fields.String):
@@ -114,14 +125,26 @@ def data_schema(event_type: EventType) -> Schema:
     return schema_class(unknown=RAISE)
 
 
+#: limits of the envelope's own fields (the fast path in ``ugc.events.fastpath`` reads them too)
+TOKEN_MAX = 8192
+ID_MAX = 128
+CONTEXT_LIMITS = {"country": 64, "device": 64, "page_url": 2048, "referrer": 2048}
+
+
 class ContextSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    country = fields.String(allow_none=True, validate=validate.Length(max=64))
-    device = fields.String(allow_none=True, validate=validate.Length(max=64))
-    page_url = fields.String(allow_none=True, validate=validate.Length(max=2048))
-    referrer = fields.String(allow_none=True, validate=validate.Length(max=2048))
+    country = fields.String(
+        allow_none=True, validate=validate.Length(max=CONTEXT_LIMITS["country"])
+    )
+    device = fields.String(allow_none=True, validate=validate.Length(max=CONTEXT_LIMITS["device"]))
+    page_url = fields.String(
+        allow_none=True, validate=validate.Length(max=CONTEXT_LIMITS["page_url"])
+    )
+    referrer = fields.String(
+        allow_none=True, validate=validate.Length(max=CONTEXT_LIMITS["referrer"])
+    )
 
 
 class EnvelopeV1Schema(Schema):
@@ -142,6 +165,9 @@ class EnvelopeV1Schema(Schema):
     event_at = Timestamp(allow_none=True, load_default=None)
     sent_at = Timestamp(allow_none=True, load_default=None)
     context = fields.Nested(ContextSchema, allow_none=True, load_default=None)
+
+
+ENVELOPE_V1_KEYS = frozenset(EnvelopeV1Schema().fields)
 
 
 def load(schema: Schema, payload: Any) -> dict[str, Any]:
