@@ -355,6 +355,43 @@ def test_rate_limiter_failing_open_is_counted(tmp_path: Path) -> None:
     assert "ugc_rate_limit_fail_open_total 1.0" in metrics
 
 
+class RecordingLimiter(FixedLimiter):
+    def __init__(self) -> None:
+        super().__init__(Decision(True))
+        self.seen: list[str] = []
+
+    async def check(self, client_ip: str) -> Decision:
+        self.seen.append(client_ip)
+        return self.decision
+
+
+@pytest.mark.parametrize(
+    ("trust", "forwarded", "expected"),
+    [
+        ("false", "203.0.113.9", "127.0.0.1"),  # not behind a proxy: the header is ignored
+        ("true", "203.0.113.9", "203.0.113.9"),
+        ("true", "6.6.6.6, 203.0.113.9", "203.0.113.9"),  # the forged left entry is ignored
+    ],
+)
+def test_rate_limit_key_cannot_be_forged(
+    tmp_path: Path, trust: str, forwarded: str, expected: str
+) -> None:
+    limiter = RecordingLimiter()
+    api = make_harness(tmp_path, limiter=limiter, trust_forwarded_for=trust)
+    try:
+        headers = {**JSON_HEADERS, "X-Forwarded-For": forwarded}
+        api.request(
+            "POST",
+            "/api/v1/events",
+            body=orjson.dumps(CLICK),
+            headers=headers,
+            remote_addr="127.0.0.1",
+        )
+    finally:
+        api.close()
+    assert limiter.seen == [expected]
+
+
 # ------------------------------------------------------------------------------ Kafka down
 def test_broker_down_spools_and_replays_in_order(api: Harness) -> None:
     api.publisher.available = False

@@ -113,10 +113,15 @@ class RateLimit:
         self.trust_forwarded_for = trust_forwarded_for
 
     def client_ip(self, req: Any) -> str:
+        """The address to limit: the peer, or behind one trusted proxy the entry it appended.
+
+        The leftmost X-Forwarded-For entries are whatever the client wrote; only the rightmost
+        one, added by our proxy, cannot be forged.
+        """
         if self.trust_forwarded_for:
             forwarded = req.get_header("X-Forwarded-For")
             if forwarded:
-                return forwarded.split(",", 1)[0].strip()[:64]
+                return forwarded.rsplit(",", 1)[-1].strip()[:64] or "unknown"
         return req.remote_addr or "unknown"
 
     async def process_request(self, req: Any, resp: Any) -> None:
