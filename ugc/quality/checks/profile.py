@@ -1,7 +1,8 @@
 """One scan per event table that several checks share (computed once per run, on demand).
 
-Per table, over the window: rows, distinct event ids (extra copies = rows - ids; only a
-table that has some is grouped by id to count the duplicated ids), rows with an empty
+Per table, over the window: rows, distinct event ids (counted over 64-bit hashes, which is
+cheap; only a table with fewer distinct hashes than rows is grouped by the real id, which
+gives the exact duplicated ids and extra copies), rows with an empty
 required column (and per column), and the newest ``received_at`` / ``loaded_at``. Duplicates, completeness, freshness and the
 dead-letter rate read it, so the biggest tables are read once, not four times.
 """
@@ -55,7 +56,7 @@ def profile_sql(scope: Scope) -> str:
         names = scope.not_empty.get(event_type.name, [])
         tests = [empty_condition(columns[name]) for name in names] or ["0"]
         parts.append(
-            f"SELECT '{event_type.name}' AS event_type, count(), uniqExact(event_id), "
+            f"SELECT '{event_type.name}' AS event_type, count(), uniqExact(cityHash64(reinterpretAsString(event_id))), "
             f"countIf({' OR '.join(tests)}), [{', '.join(f'countIf({t})' for t in tests)}], "
             "toUnixTimestamp(max(received_at)), toUnixTimestamp(max(loaded_at)) "
             f"FROM {event_type.table} WHERE {scope.in_window()}"
@@ -64,10 +65,11 @@ def profile_sql(scope: Scope) -> str:
 
 
 def duplicated_ids_sql(table: str, scope: Scope) -> str:
-    """How many ids are stored more than once (run only where rows exceed distinct ids)."""
+    """Ids stored more than once and their extra copies, exactly (run only for a table whose
+    rows exceed its distinct id hashes)."""
     return (
-        f"SELECT count() FROM (SELECT event_id FROM {table} WHERE {scope.in_window()} "
-        "GROUP BY event_id HAVING count() > 1)"
+        f"SELECT count(), sum(n - 1) FROM (SELECT event_id, count() AS n FROM {table} "
+        f"WHERE {scope.in_window()} GROUP BY event_id HAVING n > 1)"
     )
 
 
@@ -82,21 +84,19 @@ def profiles(scope: Scope) -> dict[str, Profile]:
             ):
                 names = scope.not_empty.get(name, [])
                 rows, ids = int(rows or 0), int(ids or 0)
-                dups = 0
+                dups, extra = 0, 0
                 if rows > ids:
-                    dups = int(
-                        scope.warehouse.scalar(
-                            duplicated_ids_sql(tables[name], scope), scope.bounds
-                        )
-                        or 0
-                    )
+                    dups, extra = scope.warehouse.query(
+                        duplicated_ids_sql(tables[name], scope), scope.bounds
+                    )[0]
+                    dups, extra = int(dups or 0), int(extra or 0)
                 found[name] = Profile(
                     event_type=name,
                     table=tables[name],
                     rows=rows,
-                    ids=ids,
+                    ids=rows - extra,
                     duplicate_ids=dups,
-                    extra_copies=rows - ids,
+                    extra_copies=extra,
                     missing_rows=int(m_any or 0),
                     missing={c: int(v) for c, v in zip(names, missing, strict=False)},
                     newest_received=int(r or 0),
