@@ -97,7 +97,7 @@ def next_window() -> pendulum.DateTime:
     a manual run is the last complete one before it)."""
     now = pendulum.now("UTC")
     end = now.replace(minute=now.minute - now.minute % 10, second=0, microsecond=0) + WINDOW
-    if end - now < pendulum.duration(seconds=30):  # too close to the edge: use the next one
+    if end - now < pendulum.duration(seconds=15):  # too close to the edge: use the next one
         time.sleep((end - now).total_seconds() + 1)
         end += WINDOW
     return end + pendulum.duration(minutes=1)
