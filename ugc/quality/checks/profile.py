@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ugc.events import EventType
 from ugc.events.columns import Column, table_columns
 from ugc.quality.checks.base import Scope
 
@@ -38,30 +39,39 @@ def empty_condition(column: Column) -> str:
     if column.logical == "uuid":
         test = f"{name} = toUUID('{ZERO_UUID}')"
     elif column.logical == "ts":
-        test = f"toUnixTimestamp({name}) = 0"
-    elif column.logical in ("string", "lowcard"):
-        test = f"{name} = ''"
-    elif column.logical == "strings":
+        test = f"{name} <= toDateTime(0, 'UTC')"
+    elif column.logical in ("string", "lowcard", "strings"):
         test = f"empty({name})"
     else:
         test = "0"
     return f"({name} IS NULL OR {test})" if column.nullable else test
 
 
+def _tests(scope: Scope, event_type: EventType) -> list[str]:
+    columns = {c.name: c for c in table_columns(event_type)}
+    names = scope.not_empty.get(event_type.name, [])
+    return [empty_condition(columns[name]) for name in names] or ["0"]
+
+
 def profile_sql(scope: Scope) -> str:
     """Flat aggregates only (one hash set, for the distinct ids): cheap on every table."""
-    parts = []
-    for event_type in scope.event_types():
-        columns = {c.name: c for c in table_columns(event_type)}
-        names = scope.not_empty.get(event_type.name, [])
-        tests = [empty_condition(columns[name]) for name in names] or ["0"]
-        parts.append(
-            f"SELECT '{event_type.name}' AS event_type, count(), uniqExact(cityHash64(reinterpretAsString(event_id))), "
-            f"countIf({' OR '.join(tests)}), [{', '.join(f'countIf({t})' for t in tests)}], "
-            "toUnixTimestamp(max(received_at)), toUnixTimestamp(max(loaded_at)) "
-            f"FROM {event_type.table} WHERE {scope.in_window()}"
-        )
-    return " UNION ALL ".join(parts)
+    return " UNION ALL ".join(
+        f"SELECT '{t.name}' AS event_type, count(), "
+        "uniqExact(cityHash64(reinterpretAsString(event_id))), "
+        f"countIf({' OR '.join(_tests(scope, t))}), "
+        "toUnixTimestamp(max(received_at)), toUnixTimestamp(max(loaded_at)) "
+        f"FROM {t.table} WHERE {scope.in_window()}"
+        for t in scope.event_types()
+    )
+
+
+def missing_sql(scope: Scope, event_type: EventType) -> str:
+    """Rows per empty required column (only for a table that has some)."""
+    tests = _tests(scope, event_type)
+    return (
+        f"SELECT {', '.join(f'countIf({t})' for t in tests)} "
+        f"FROM {event_type.table} WHERE {scope.in_window()}"
+    )
 
 
 def duplicated_ids_sql(table: str, scope: Scope) -> str:
@@ -78,8 +88,9 @@ def profiles(scope: Scope) -> dict[str, Profile]:
     if scope.cache.get("profiles") is None:
         found = {}
         if scope.event_types():
-            tables = {t.name: t.table for t in scope.event_types()}
-            for name, rows, ids, m_any, missing, r, loaded in scope.warehouse.query(
+            types = {t.name: t for t in scope.event_types()}
+            tables = {name: t.table for name, t in types.items()}
+            for name, rows, ids, m_any, r, loaded in scope.warehouse.query(
                 profile_sql(scope), scope.bounds
             ):
                 names = scope.not_empty.get(name, [])
@@ -90,6 +101,11 @@ def profiles(scope: Scope) -> dict[str, Profile]:
                         duplicated_ids_sql(tables[name], scope), scope.bounds
                     )[0]
                     dups, extra = int(dups or 0), int(extra or 0)
+                missing = [0] * len(names)
+                if m_any:
+                    missing = scope.warehouse.query(missing_sql(scope, types[name]), scope.bounds)[
+                        0
+                    ]
                 found[name] = Profile(
                     event_type=name,
                     table=tables[name],
