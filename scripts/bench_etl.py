@@ -6,7 +6,7 @@ lz4 like the collector), then measures, in this order:
 * raw consume: the same ``PartitionReader`` reading every partition to its end, no parsing;
 * per backend (chdb in a temp directory, and Debian's clickhouse-server on free ports):
   - end to end: ``ugc etl run --json`` as a subprocess into a fresh, migrated warehouse;
-    its events/s and its peak RSS (``wait4`` rusage of that process);
+    its events/s, CPU time and peak RSS (``VmHWM``, polled while it runs);
   - raw insert: the very rows of that run (routed into the same column blocks, untimed),
     inserted batch by batch through the same adapter into another fresh warehouse, timed.
 
@@ -132,7 +132,13 @@ def etl_subprocess(bootstrap: str, topic: str, url: str, batch: int) -> dict[str
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
+        peak_kib = 0
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak_kib = max(peak_kib, _peak_rss_kib(process.pid))
+            time.sleep(0.1)
         process.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - started
         out.seek(0)
@@ -149,8 +155,20 @@ def etl_subprocess(bootstrap: str, topic: str, url: str, batch: int) -> dict[str
         "process_cpu_s": usage.ru_utime + usage.ru_stime,
         "events_per_cpu_s": (summary["loaded"] + summary["dead_lettered"])
         / (usage.ru_utime + usage.ru_stime),
-        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "peak_rss_mib": peak_kib / 1024,
     }
+
+
+def _peak_rss_kib(pid: int) -> int:
+    """``VmHWM`` of a running process. (The rusage of a child is no use here: its maximum
+    includes the parent's memory it was forked from, until it exec'd.)"""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def raw_insert(bootstrap: str, topic: str, url: str, batch: int) -> dict[str, Any]:
