@@ -49,6 +49,10 @@ _NOT_PERSISTED = frozenset(
         KafkaError._QUEUE_FULL,
     }
 )
+#: the broker fenced this producer id (after in-flight timeouts librdkafka bumps its epoch and
+#: tansu answers PRODUCER_FENCED to every later produce, without a fatal error): only a fresh
+#: producer (a new id) gets through again
+_FENCED = frozenset({KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH})
 _POLL_SECONDS = 0.05
 
 
@@ -86,6 +90,8 @@ class _Client:
         self._thread.start()
 
     def on_delivery(self, future: asyncio.Future[None], err: KafkaError | None, _msg: Any) -> None:
+        if err is not None and err.code() in _FENCED:
+            self.retired = True  # the next publish builds a new producer
         self._done.append((future, err))
 
     def _poll_forever(self) -> None:
