@@ -8,7 +8,8 @@ with known problems injected (exit 5), each found with its count and location:
 * a page_view_start without end and an end without start (completeness: ids, hours);
 * a message that is not JSON (dead letters: the reason and its partition/offset);
 * a row lost after the load (offset gaps: the exact missing offset);
-* an unknown quality (999) and a negative time on page (completeness, warnings).
+* an unknown quality (999) and a negative time on page (completeness, warnings);
+* a row with an empty required field, written behind the ETL's back (completeness, error).
 """
 
 from __future__ import annotations
@@ -138,7 +139,27 @@ def _load(handle: WarehouseHandle, problems: bool, broker: Any, tmp: Path) -> Lo
     )
     if problems:
         _delete_offset(handle, "events_element_click", known.lost_offset)
+        _insert_row_without_page_type(handle, data, known.bad_offset)
     return Loaded(handle, topic, known)
+
+
+def _insert_row_without_page_type(handle: WarehouseHandle, data: Dataset, offset: int) -> None:
+    """A row the ETL would never write (empty required page_type), put there behind its back,
+    at the dead letter's position so that offsets stay accounted for."""
+    from ugc.events import REGISTRY
+    from ugc.events.columns import table_columns
+
+    record = dict(data.records()[0], event_id=data.next_uuid())
+    record["data"] = dict(record["data"], page_type="")
+    loads = {"kafka_partition": 0, "kafka_offset": offset, "loaded_at": record["received_at"],
+             "load_run_id": "injected"}  # fmt: skip
+    columns, values = [], []
+    for column in table_columns(REGISTRY.get("element_click")):
+        source = {"context": record["context"], "data": record["data"]}.get(column.source, record)
+        columns.append(column.name)
+        values.append([loads[column.name] if column.name in loads else source.get(column.name)])
+    with handle.open() as wh:
+        wh.insert("events_element_click", columns, values)
 
 
 def _delete_offset(handle: WarehouseHandle, table: str, offset: int) -> None:
@@ -208,6 +229,7 @@ def test_problems_fail_with_their_locations(loaded, tmp_path, monkeypatch, capsy
     assert code == 5
     assert "error-level expectation(s) failed" in err and len(err.strip().splitlines()) == 1
     assert sorted(report["errors"]) == [
+        "completeness: expect_column_values_to_be_between(missing_required)",
         "duplicates: expect_column_values_to_be_between(duplicate_ids)",
         "offset_gaps: expect_column_values_to_be_between(unexplained)",
         "time_gaps: expect_column_values_to_be_between(judged_events)",
@@ -245,11 +267,13 @@ def test_problems_fail_with_their_locations(loaded, tmp_path, monkeypatch, capsy
 
     # completeness: orphans both ways, the negative duration, the unknown quality
     comp = checks["completeness"]
-    assert comp["status"] == "warning"
-    assert comp["summary"] == {"missing_required": 0, "orphan_starts": 1, "orphan_ends": 1,
+    assert comp["status"] == "failed"
+    assert comp["summary"] == {"missing_required": 1, "orphan_starts": 1, "orphan_ends": 1,
                                "negative_durations": 1, "absurd_durations": 0,
                                "unknown_qualities": 1}  # fmt: skip
     by_rule = {w["rule"]: w for w in comp["where"]}
+    assert by_rule["missing_required"] == {"rule": "missing_required", "event_type": "element_click",
+        "table": "events_element_click", "column": "page_type", "rows": 1}  # fmt: skip
     assert by_rule["orphan_starts"]["page_view_ids"] == [known.orphan_start]
     assert by_rule["orphan_starts"]["hour"] == "2026-10-05T01:00:00Z"
     assert by_rule["orphan_ends"]["page_view_ids"] == [known.orphan_end]
@@ -273,6 +297,7 @@ def test_one_suite_and_the_text_report(loaded, tmp_path, monkeypatch, capsys) ->
         main(["quality", "check", "--url", data.handle.url, "--since", SINCE, "--until", UNTIL,
               "--report-dir", str(tmp_path), "--suite", "completeness", "--no-docs"])  # fmt: skip
     out, _ = capsys.readouterr()
-    assert exit_info.value.code == 0  # completeness only warns
-    assert "warn  completeness" in out and "orphan_starts=1" in out
+    assert exit_info.value.code == 5  # the empty required field is an error
+    assert "FAIL  completeness" in out and "orphan_starts=1" in out
+    assert "error: expect_column_values_to_be_between(missing_required)" in out
     assert "duplicates" not in out
