@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -165,10 +166,16 @@ def generate(url: str, total: int) -> dict[str, float]:
     return figures
 
 
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds (user + system of the child: less sensitive to a busy
+    machine than wall time), exit code, output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
-    return time.perf_counter() - started, proc.returncode, proc.stdout + proc.stderr
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.returncode, proc.stdout + proc.stderr
 
 
 def main() -> int:
@@ -208,7 +215,8 @@ def main() -> int:
     results = {}
     for name, args in (("quality check", quality), ("marts build 2026-10", marts)):
         for run in range(1, opts.runs + 1):
-            seconds, code, output = timed(args, env)
+            load = os.getloadavg()[0]
+            seconds, cpu, code, output = timed(args, env)
             results.setdefault(name, []).append(seconds)
             detail = ""
             try:
@@ -224,8 +232,8 @@ def main() -> int:
                     )
             except ValueError:
                 detail = output.strip().splitlines()[-1] if output.strip() else ""
-            print(f"  {name:<20} run {run}: {seconds:6.2f} s wall, exit {code}  [{detail}]",
-                  flush=True)  # fmt: skip
+            print(f"  {name:<20} run {run}: {seconds:6.2f} s wall, {cpu:6.2f} s CPU, "
+                  f"load {load:.1f}, exit {code}  [{detail}]", flush=True)  # fmt: skip
     print(f"\nfigures (target: each under 10 s; load average now {os.getloadavg()[0]:.1f}):")
     for name, values in results.items():
         print(
