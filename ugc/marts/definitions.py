@@ -1,7 +1,10 @@
 """Each mart: its table, its columns and the ``INSERT ... SELECT`` that fills one month.
 
-Marts read the deduplicated views (``v_events_<type>``: one row per event_id) and bucket by
-``event_at`` (UTC). Parameters: ``%(month)s`` (first day, text), ``%(start)s``/``%(end)s``
+Marts read deduplicated data: one row per event_id, the rule of the ETL's ``v_events_<type>``
+views (``LIMIT 1 BY event_id``), applied to the month's rows (``deduped``). The views
+themselves cannot be filtered before they deduplicate (ClickHouse does not push a WHERE
+through ``LIMIT BY``), so reading them would deduplicate a table's whole history on every
+build. Rows are bucketed by ``event_at`` (UTC). Parameters: ``%(month)s`` (first day, text), ``%(start)s``/``%(end)s``
 (epoch seconds, ``[start, end)``), ``%(end_plus_day)s``. "Users" are verified user ids only:
 ``user_id`` is never a claimed id, and ``anonymous`` (no or invalid token) is left out.
 Table names come from the registry and this module, never from input.
@@ -22,19 +25,25 @@ MONTH = "toDate(%(month)s)"
 #: page views are paired on a 64-bit hash of page_view_id (cheaper to group and join than
 #: the UUID; a collision between two of a month's page views is ~1e-7 at millions)
 PV_KEY = "cityHash64(reinterpretAsString(page_view_id))"
+#: a page view opened on the month's last evening may end the next day
+_TO_NEXT_DAY = (
+    "event_at >= toDateTime(%(start)s, 'UTC') AND event_at < toDateTime(%(end_plus_day)s, 'UTC')"
+)
 #: time on page outside [0, MAX_PAGE_SECONDS] is left out of the averages (and counted)
 MAX_PAGE_SECONDS = 86400
 
 
-def view(event_type: str) -> str:
-    return "v_" + REGISTRY.get(event_type).table
+def deduped(event_type: str, where: str = IN_MONTH) -> str:
+    """One event table's rows matching ``where``, one per event_id (the views' rule), after
+    the filter so ClickHouse prunes the other months' partitions first."""
+    table = REGISTRY.get(event_type).table
+    return f"(SELECT * FROM {table} WHERE {where} LIMIT 1 BY event_id)"
 
 
 def all_events(columns: str) -> str:
-    """``columns`` from every type's view in the month, as one UNION ALL."""
+    """``columns`` from every type's deduplicated month, as one UNION ALL."""
     return " UNION ALL ".join(
-        f"SELECT '{t.name}' AS event_type, {columns} FROM v_{t.table} WHERE {IN_MONTH}"
-        for t in REGISTRY
+        f"SELECT '{t.name}' AS event_type, {columns} FROM {deduped(t.name)}" for t in REGISTRY
     )
 
 
@@ -60,8 +69,8 @@ VENDOR_FILMS = Mart(
     "vendor_films",
     "mart_vendor_films",
     ("month", "vendor_id", "films", "additions"),
-    f"SELECT {MONTH}, vendor_id, uniqExact(film_id), count() FROM {view('film_added')} "
-    f"WHERE {IN_MONTH} GROUP BY vendor_id",
+    f"SELECT {MONTH}, vendor_id, uniqExact(film_id), count() FROM {deduped('film_added')} "
+    "GROUP BY vendor_id",
     "films DESC, vendor_id",
     "Films added per vendor: distinct film ids, and film_added events.",
 )
@@ -107,11 +116,10 @@ TIME_ON_PAGE = Mart(
     "quantileExactIf(0.5)(d, ok), quantileExactIf(0.9)(d, ok), countIf(NOT ok) FROM ("
     f"SELECT s.page_type AS page_type, e.te - s.ts AS d, d >= 0 AND d <= {MAX_PAGE_SECONDS} AS ok "
     f"FROM (SELECT {PV_KEY} AS id, any(page_type) AS page_type, "
-    f"toUnixTimestamp(min(event_at)) AS ts FROM {view('page_view_start')} WHERE {IN_MONTH} "
+    f"toUnixTimestamp(min(event_at)) AS ts FROM {deduped('page_view_start')} "
     "GROUP BY id) AS s ANY INNER JOIN ("
-    f"SELECT {PV_KEY} AS id, toUnixTimestamp(min(event_at)) AS te FROM {view('page_view_end')} "
-    "WHERE event_at >= toDateTime(%(start)s, 'UTC') "
-    "AND event_at < toDateTime(%(end_plus_day)s, 'UTC') GROUP BY id) AS e "
+    f"SELECT {PV_KEY} AS id, toUnixTimestamp(min(event_at)) AS te "
+    f"FROM {deduped('page_view_end', _TO_NEXT_DAY)} GROUP BY id) AS e "
     "ON s.id = e.id) GROUP BY page_type",
     "views DESC, page_type",
     "Time on page per page type, from page_view_start/end pairs (by page_view_id) whose start "
@@ -123,7 +131,7 @@ VIDEO_COMPLETIONS = Mart(
     "mart_video_completions",
     ("month", "video_id", "completions", "full_watches", "viewers"),
     f"SELECT {MONTH}, video_id, count(), countIf(duration_total = 1), "
-    f"{USERS} FROM {view('video_complete')} WHERE {IN_MONTH} "
+    f"{USERS} FROM {deduped('video_complete')} "
     "GROUP BY video_id",
     "completions DESC, video_id",
     "video_complete events per video; full_watches have duration_total; verified viewers.",
@@ -134,8 +142,8 @@ QUALITY_SWITCHES = Mart(
     "mart_quality_switches",
     ("month", "video_id", "switches_up", "switches_down", "switches"),
     f"SELECT {MONTH}, video_id, countIf(new_quality > old_quality), "
-    f"countIf(new_quality < old_quality), count() FROM {view('quality_change')} "
-    f"WHERE {IN_MONTH} GROUP BY video_id",
+    f"countIf(new_quality < old_quality), count() FROM {deduped('quality_change')} "
+    "GROUP BY video_id",
     "switches DESC, video_id",
     "Quality switches per video: up (higher new quality), down, and all quality_change events.",
 )
@@ -146,7 +154,7 @@ SEARCH_FILTERS = Mart(
     ("month", "filter", "uses", "users"),
     f"SELECT {MONTH}, filter, count(), {USERS} FROM ("
     "SELECT replaceRegexpAll(arrayJoin(splitByChar(';', filters)), '^\\\\s+|\\\\s+$', '') "
-    f"AS filter, user_id FROM {view('search_filter')} WHERE {IN_MONTH}) "
+    f"AS filter, user_id FROM {deduped('search_filter')}) "
     "WHERE filter != '' GROUP BY filter",
     "uses DESC, filter",
     "Each filter of search_filter.filters (split on ';', trimmed) with its uses and users.",
@@ -157,7 +165,7 @@ CLICKS = Mart(
     "mart_clicks",
     ("month", "element_type", "page_type", "clicks", "users"),
     f"SELECT {MONTH}, element_type, page_type, count(), {USERS} "
-    f"FROM {view('element_click')} WHERE {IN_MONTH} GROUP BY element_type, page_type",
+    f"FROM {deduped('element_click')} GROUP BY element_type, page_type",
     "clicks DESC, element_type, page_type",
     "Clicks per element type and page type, with verified users.",
 )
