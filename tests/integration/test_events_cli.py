@@ -220,6 +220,7 @@ def test_cli_generate_prints_a_json_summary(
     assert code == 0, err
     summary = orjson.loads(out)
     assert summary["sent"] == 200
+    assert summary["seed"] == 5
     assert summary["mismatches"] == 0
     assert summary["accepted"] == summary["generated"]["valid"]
     assert set(summary["latency_ms"]) == {"p50", "p95", "p99", "max"}
@@ -235,6 +236,7 @@ def test_cli_generate_prints_a_table(
     )  # fmt: skip
     assert code == 0
     assert "sent       100 events" in out
+    assert ", seed " in out  # a random seed, printed so the run can be repeated
     assert "mismatches 0" in out
     assert "latency    p50" in out
 

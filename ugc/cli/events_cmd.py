@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,7 +120,13 @@ def send(
     show_default=True,
     help="Events per request; > 1 posts to /api/v1/events/batch.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the traffic model.")
+@click.option(
+    "--seed",
+    type=int,
+    help="Seed of the traffic model (default: a random one, printed). Event ids derive from "
+    "it, so the same seed sent twice repeats the same events (the collector keeps them, the "
+    "ETL deduplicates them).",
+)
 @click.option("--since", metavar="TS", help="Event times from this instant (ISO 8601 or a date).")
 @click.option("--until", metavar="TS", help="Event times before this instant.")
 @click.option("--month", metavar="YYYY-MM", help="Shorthand for --since/--until over one month.")
@@ -149,7 +156,7 @@ def generate(
     concurrency: int,
     invalid_share: float,
     batch_size: int,
-    seed: int,
+    seed: int | None,
     since: str | None,
     until: str | None,
     month: str | None,
@@ -176,6 +183,8 @@ def generate(
         raise BadInput("--concurrency and --batch-size must be at least 1")
     if count is None and duration is None:
         count = 1000
+    if seed is None:
+        seed = secrets.randbelow(2**31)
     start, end = _window(since, until, month)
     base = _base_url(url, state.settings())
     factory = _token_factory(tokens_file) if tokens_file else None
@@ -201,7 +210,7 @@ def generate(
         duration=duration,
         batch_size=batch_size,
     )
-    summary = report.as_dict() | {"generated": traffic.tally.as_dict(), "url": base}
+    summary = report.as_dict() | {"generated": traffic.tally.as_dict(), "url": base, "seed": seed}
     if as_json:
         click.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
         return
@@ -216,7 +225,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     )
     lines = [
         f"sent       {summary['sent']} events in {summary['requests']} requests to {summary['url']}"
-        f" in {summary['elapsed_s']:.2f} s ({summary['rate']:.1f} events/s)",
+        f" in {summary['elapsed_s']:.2f} s ({summary['rate']:.1f} events/s), seed {summary['seed']}",
         f"accepted   {summary['accepted']}",
         f"rejected   {summary['rejected']}" + (f" ({rejected})" if rejected else ""),
         f"mismatches {summary['mismatches']} (answers that differ from what the event expected)",
