@@ -36,6 +36,9 @@ export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True
 export AIRFLOW__API__PORT="$port"
 export AIRFLOW__API__HOST="$host"
+# the task supervisor calls the api-server's Execution API; its default is localhost:8080
+export AIRFLOW__API__BASE_URL="http://$host:$port"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://$host:$port/execution/"
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}"
 export AIRFLOW_VAR_UGC_BIN="${AIRFLOW_VAR_UGC_BIN:-$venv_bin/ugc}"
 export UGC_DATA_DIR="${UGC_DATA_DIR:-$repo/.ugc}"  # tasks run in a temp dir: make it absolute
