@@ -613,6 +613,13 @@ def main(argv: list[str] | None = None) -> int:
                     )
     finally:
         stack.close()
+        kept = workdir / "collector" / "collector.log"
+        if kept.exists():  # the collector's own log: worker restarts, Redis/auth failures
+            shutil.copy(kept, out.parent / "collector-serve.log")
+            notes.append(
+                f"collector log: {out.parent / 'collector-serve.log'}; gunicorn WORKER TIMEOUTs: "
+                f"{kept.read_text(errors='replace').count('WORKER TIMEOUT')}"
+            )
         shutil.rmtree(workdir, ignore_errors=True)
 
     hello = {
@@ -624,6 +631,8 @@ def main(argv: list[str] | None = None) -> int:
             row["ratio_to_hello"] = round(row["events_per_s"] / base, 3)
     checks = verdicts(results)
     print()
+    for note in notes:
+        print(f"note: {note}")
     print("\n".join(table(results)))
     for check in checks:
         print(f"  [{'PASS' if check['ok'] else 'MISS'}] {check['what']}")
