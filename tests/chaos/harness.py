@@ -263,3 +263,22 @@ def unsettled(report: SendReport) -> tuple[set[str], int]:
             else:
                 ids.add(event_id)
     return ids, unknown
+
+
+def identities(warehouse: WarehouseHandle) -> dict[str, tuple[str, str]]:
+    """event_id -> (user_id, identity_source), as readers see them."""
+    union = " UNION ALL ".join(
+        f"SELECT event_id, user_id, identity_source FROM v_{t.table}" for t in REGISTRY
+    )
+    return {str(i): (str(u), str(s)) for i, u, s in warehouse.rows(union)}
+
+
+def metric_total(metrics: str, name: str, **labels: str) -> float:
+    """Sum of a Prometheus counter over the series that carry ``labels``."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
