@@ -6,7 +6,7 @@ from typing import Any
 
 from ugc import __version__
 from ugc.events import Registry
-from ugc.events.jsonschema import event_examples, v1_event_schema
+from ugc.events.jsonschema import TIMESTAMP, event_examples, v1_event_schema
 
 JSON = "application/json"
 SEED_002_TYPES = ["click", "page_view", "search_filter_use", "quality_change", "video_complete"]
@@ -45,28 +45,82 @@ BATCH_RESULT = {
         "message": {"type": "string"},
     },
 }
+BATCH_OR_ERROR = {
+    "anyOf": [{"$ref": "#/components/schemas/BatchResult"}, {"$ref": "#/components/schemas/Error"}]
+}
+
+
+def _text(max_length: int) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_length}
+
+
+_QUALITY = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": 10000},
+        {"type": "string", "pattern": "^[1-9][0-9]{1,3}p?$"},
+        {"type": "string", "enum": ["4K", "8K", "4k", "8k"]},
+    ],
+    "description": "Video height: 720, '720', '720p' or '4K'.",
+}
+_SECONDS = {"type": "integer", "minimum": 0, "maximum": 10**7}
+#: the fields of each seed-002 type (ugc.events.envelopes); all of them are required but
+#: referrer_url
+SEED_002_FIELDS: dict[str, dict[str, Any]] = {
+    "click": {"element": _text(64), "page_url": _text(2048)},
+    "page_view": {
+        "page_url": _text(2048),
+        "referrer_url": {"anyOf": [_text(2048), {"type": "null"}]},
+    },
+    "search_filter_use": {"filter_type": _text(64), "filter_value": _text(256)},
+    "quality_change": {
+        "video_id": _text(128),
+        "from_quality": _QUALITY,
+        "to_quality": _QUALITY,
+        "current_time": _SECONDS,
+    },
+    "video_complete": {"video_id": _text(128), "duration": _SECONDS},
+}
+
+
+def _v2_inner(name: str) -> dict[str, Any]:
+    own = SEED_002_FIELDS[name]
+    return {
+        "type": "object",
+        "title": f"seed 002 {name}",
+        "additionalProperties": False,
+        "required": [
+            "event_type",
+            "timestamp",
+            "country",
+            "device",
+            *(f for f in own if f != "referrer_url"),
+        ],
+        "properties": {
+            "event_type": {"type": "string", "const": name},
+            "timestamp": TIMESTAMP,
+            "user_id": {
+                "anyOf": [_text(128), {"type": "null"}],
+                "description": "Claimed; never trusted.",
+            },
+            "country": _text(64),
+            "device": _text(64),
+            **own,
+        },
+    }
+
+
 V2_EVENT = {
     "type": "object",
     "title": "seed 002 envelope",
     "description": "The seed 002 shape, normalised to the same canonical record.",
+    "additionalProperties": False,
     "required": ["event"],
     "properties": {
-        "event": {
-            "type": "object",
-            "required": ["event_type", "timestamp", "country", "device"],
-            "properties": {
-                "event_type": {"type": "string", "enum": SEED_002_TYPES},
-                "timestamp": {"type": "string", "format": "date-time"},
-                "user_id": {"type": ["string", "null"], "description": "Claimed; never trusted."},
-                "country": {"type": "string"},
-                "device": {"type": "string"},
-            },
-            "additionalProperties": True,
-        },
-        "token": {"type": ["string", "null"]},
-        "event_id": {"type": ["string", "null"], "format": "uuid"},
-        "session_id": {"type": ["string", "null"]},
-        "sent_at": {"type": ["string", "null"], "format": "date-time"},
+        "event": {"oneOf": [_v2_inner(name) for name in SEED_002_TYPES]},
+        "token": {"anyOf": [_text(8192), {"type": "null"}]},
+        "event_id": {"anyOf": [{"type": "string", "format": "uuid"}, {"type": "null"}]},
+        "session_id": {"anyOf": [_text(128), {"type": "null"}]},
+        "sent_at": {"anyOf": [TIMESTAMP, {"type": "null"}]},
     },
 }
 V2_EXAMPLE = {
@@ -131,9 +185,9 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
             {
                 "type": "object",
                 "required": ["events"],
-                "properties": {"events": {"type": "array", "items": event}},
+                "properties": {"events": {"type": "array", "items": event, "minItems": 1}},
             },
-            {"type": "array", "items": event},
+            {"type": "array", "items": event, "minItems": 1},
         ]
     }
     accepted = {
@@ -151,8 +205,8 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
             "content": {JSON: {"schema": {"$ref": "#/components/schemas/BatchResult"}}},
         },
         "422": {
-            "description": "No event valid (or not a batch).",
-            "content": {JSON: {"schema": {"$ref": "#/components/schemas/BatchResult"}}},
+            "description": "No event valid (a BatchResult), or not a batch at all (an Error).",
+            "content": {JSON: {"schema": BATCH_OR_ERROR}},
         },
         **COMMON_ERRORS,
     }
@@ -200,7 +254,11 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                             "description": "Valid; the canonical record it would become.",
                             "content": {JSON: {"schema": {"type": "object"}}},
                         },
-                        "422": _error("Invalid; field errors (by index for a batch)."),
+                        "422": {
+                            "description": "Invalid: an Error with field errors for one "
+                            "event, a BatchResult (errors by index) for a batch.",
+                            "content": {JSON: {"schema": BATCH_OR_ERROR}},
+                        },
                         "400": COMMON_ERRORS["400"],
                         "413": COMMON_ERRORS["413"],
                         "415": COMMON_ERRORS["415"],

@@ -6,12 +6,29 @@ from typing import Any
 
 from ugc.events.registry import EventType, Field, Registry
 
+#: the accepted range, [2000-01-01, 2100-01-01) UTC, in epoch milliseconds
+EARLIEST_MS = 946_684_800_000
+LATEST_MS = 4_102_444_800_000
+ISO_TIMESTAMP = {
+    "type": "string",
+    "format": "date-time",
+    # what the collector parses (Python's ISO 8601); years 2001-2098, so that no UTC offset
+    # can move a documented time out of the accepted [2000-01-01, 2100-01-01)
+    "pattern": r"^20(0[1-9]|[1-8][0-9]|9[0-8])-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})?$",
+}
 TIMESTAMP = {
     "oneOf": [
-        {"type": "string", "format": "date-time"},
-        {"type": "integer", "description": "epoch milliseconds"},
+        ISO_TIMESTAMP,
+        {
+            "type": "integer",
+            "minimum": EARLIEST_MS,
+            "exclusiveMaximum": LATEST_MS,
+            "description": "epoch milliseconds",
+        },
     ],
-    "description": "ISO 8601 (naive means UTC) or epoch milliseconds.",
+    "description": "ISO 8601 (naive means UTC) or epoch milliseconds, "
+    "from 2000-01-01 to 2100-01-01 (UTC).",
 }
 
 
