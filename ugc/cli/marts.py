@@ -61,7 +61,7 @@ def build(state: State, month: str, url: str | None, as_json: bool) -> None:
     with _open(state, url) as warehouse:
         summary = build_month(warehouse, parsed)
     if as_json:
-        click.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+        click.echo(orjson.dumps(summary))
         return
     rows = ", ".join(f"{name} {count}" for name, count in summary["rows"].items())
     click.echo(

@@ -79,7 +79,7 @@ def check(
         docs=not no_docs,
     )
     if as_json:
-        click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2, default=str))
+        click.echo(orjson.dumps(report.as_dict(), default=str))
     else:
         _print_table(report)
     if report.failed:
