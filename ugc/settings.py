@@ -128,7 +128,9 @@ class Settings:
         (), parse_list, "Comma-separated CORS origin allowlist; `*` allows any."
     )
     trust_forwarded_for: bool = _setting(
-        False, parse_bool, "Behind one trusted proxy: limit by the X-Forwarded-For entry it appended (the last)."
+        False,
+        parse_bool,
+        "Behind one trusted proxy: limit by the X-Forwarded-For entry it appended (the last).",
     )
     rate_limit_per_second: int = _setting(
         200, _non_negative(int), "Requests per second per client IP; 0 disables the limit."
