@@ -10,7 +10,7 @@ import pytest
 
 from ugc.errors import BadInput
 from ugc.events import REGISTRY
-from ugc.marts.definitions import BUILDS_TABLE, MARTS
+from ugc.marts.definitions import BUILDS_TABLE, MARTS, dups_table
 from ugc.marts.html import bar_chart, column_chart, render
 from ugc.marts.month import Month
 
@@ -70,9 +70,15 @@ def test_marts_read_events_only_deduplicated_by_month() -> None:
     for mart in MARTS:
         sources = set(re.findall(r"FROM (\w+)", mart.select))
         assert sources <= tables | {"mart_daily", "mart_daily_users"}, sources
+        # each deduplicated read: the rows whose id hash is unique, and the others
+        # through LIMIT 1 BY event_id (see ``deduped``)
         reads = mart.select.count("FROM events_")
-        assert reads == mart.select.count("LIMIT 1 BY event_id)"), mart.name
+        assert reads == 2 * mart.select.count("LIMIT 1 BY event_id))"), mart.name
+        assert reads == mart.select.count(f"IN {DUPS_PREFIX}"), mart.name
         assert "v_events_" not in mart.select
+
+
+DUPS_PREFIX = dups_table("")
 
 
 SAMPLE = {

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,7 +20,7 @@ import orjson
 from ugc.adapters.clickhouse import Warehouse, WarehouseQueryError
 from ugc.errors import BadInput, WarehouseUnavailable
 from ugc.log import get_logger
-from ugc.marts.definitions import BUILDS_TABLE, MARTS
+from ugc.marts.definitions import BUILDS_TABLE, DEDUP_WINDOWS, MARTS, dups_sql, dups_table
 from ugc.marts.month import Month
 
 log = get_logger("ugc.marts")
@@ -32,17 +34,18 @@ def build_month(warehouse: Warehouse, month: Month) -> dict[str, Any]:
     seconds: dict[str, float] = {}
     with _translated("build"):
         _require_tables(warehouse)
-        for mart in MARTS:
-            began = time.perf_counter()
-            _drop_month(warehouse, mart.table, month)
-            warehouse.execute(mart.insert, params)
-            rows[mart.name] = int(
-                warehouse.scalar(
-                    f"SELECT count() FROM {mart.table} WHERE month = toDate(%(month)s)", params
+        with _duplicate_sets(warehouse, params):
+            for mart in MARTS:
+                began = time.perf_counter()
+                _drop_month(warehouse, mart.table, month)
+                warehouse.execute(mart.insert, params)
+                rows[mart.name] = int(
+                    warehouse.scalar(
+                        f"SELECT count() FROM {mart.table} WHERE month = toDate(%(month)s)", params
+                    )
+                    or 0
                 )
-                or 0
-            )
-            seconds[mart.name] = round(time.perf_counter() - began, 3)
+                seconds[mart.name] = round(time.perf_counter() - began, 3)
         source = int(
             warehouse.scalar(
                 "SELECT sum(events) FROM mart_daily WHERE month = toDate(%(month)s) "
@@ -120,6 +123,27 @@ def read_month(warehouse: Warehouse, month: Month) -> dict[str, Any]:
         },
         "marts": marts,
     }
+
+
+@contextmanager
+def _duplicate_sets(warehouse: Warehouse, params: dict[str, Any]) -> Iterator[None]:
+    """The month's duplicated id hashes per event table, which the marts' ``deduped`` reads:
+    temporary tables of this connection, built once for every mart of the build."""
+    made = []
+    try:
+        for event_type in DEDUP_WINDOWS:
+            warehouse.execute(f"DROP TEMPORARY TABLE IF EXISTS {dups_table(event_type)}")
+            create, fill = dups_sql(event_type)
+            warehouse.execute(create)
+            made.append(dups_table(event_type))
+            warehouse.execute(fill, params)
+        yield
+    finally:
+        for table in made:
+            try:
+                warehouse.execute(f"DROP TEMPORARY TABLE IF EXISTS {table}")
+            except WarehouseQueryError:
+                log.warning("cannot drop a temporary table", extra={"table": table})
 
 
 def _drop_month(warehouse: Warehouse, table: str, month: Month) -> None:

@@ -33,11 +33,51 @@ _TO_NEXT_DAY = (
 MAX_PAGE_SECONDS = 86400
 
 
+#: 64-bit hash of event_id: what the build's duplicate sets hold
+ID_HASH = "cityHash64(reinterpretAsString(event_id))"
+#: event type -> the filters ``deduped`` was called with (its duplicate set must cover them)
+DEDUP_WINDOWS: dict[str, list[str]] = {}
+
+
+def dups_table(event_type: str) -> str:
+    """The build's temporary table of the id hashes seen more than once in ``event_type``."""
+    return f"_month_dups_{event_type}"
+
+
 def deduped(event_type: str, where: str = IN_MONTH) -> str:
     """One event table's rows matching ``where``, one per event_id (the views' rule), after
-    the filter so ClickHouse prunes the other months' partitions first."""
+    the filter so ClickHouse prunes the other months' partitions first.
+
+    ``LIMIT 1 BY event_id`` over every row costs a hash table of all the month's UUIDs, in
+    each mart that reads the table. Instead the build collects once per table the hashes of
+    the ids seen more than once (``dups_sql``, in the temporary table ``dups_table``): rows
+    whose hash is not there are unique and pass as they are, the few others go through
+    ``LIMIT 1 BY event_id``. The result is the same rows (all copies of an id share a hash;
+    a hash collision only sends unique rows through the exact path).
+    """
     table = REGISTRY.get(event_type).table
-    return f"(SELECT * FROM {table} WHERE {where} LIMIT 1 BY event_id)"
+    windows = DEDUP_WINDOWS.setdefault(event_type, [])
+    if where not in windows:
+        windows.append(where)
+    dups = dups_table(event_type)
+    return (
+        f"(SELECT * FROM {table} WHERE {where} AND {ID_HASH} NOT IN {dups} UNION ALL "
+        f"SELECT * FROM (SELECT * FROM {table} WHERE {where} AND {ID_HASH} IN {dups} "
+        "LIMIT 1 BY event_id))"
+    )
+
+
+def dups_sql(event_type: str) -> tuple[str, str]:
+    """(CREATE, INSERT) of ``event_type``'s duplicate set, over every filter ``deduped`` used
+    for it (an id duplicated within one filter is duplicated within their union)."""
+    table = REGISTRY.get(event_type).table
+    where = " OR ".join(f"({w})" for w in DEDUP_WINDOWS[event_type])
+    dups = dups_table(event_type)
+    return (
+        f"CREATE TEMPORARY TABLE {dups} (h UInt64) ENGINE = Memory",
+        f"INSERT INTO {dups} SELECT h FROM (SELECT {ID_HASH} AS h FROM {table} WHERE {where}) "
+        "GROUP BY h HAVING count() > 1",
+    )
 
 
 def all_events(columns: str) -> str:
