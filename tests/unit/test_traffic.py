@@ -16,6 +16,7 @@ from ugc.traffic import ACCEPTED, INVALID, MALFORMED, Tally, TrafficItem, genera
 from ugc.traffic.invalid import _REQUIRED_V1, KINDS
 from ugc.traffic.samples import items_from_lines
 from ugc.traffic.sender import TokenBucket, batch_outcomes
+from ugc.traffic.transport import Connection, NoAnswer
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 OCTOBER = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
@@ -233,3 +234,40 @@ def test_token_bucket_paces() -> None:
         return time.monotonic() - began
 
     assert asyncio.run(take(41)) >= 0.18
+
+
+def _dying_server(handled: list[bytes]):
+    """Reads one request per connection, keeps it, and closes without answering: a worker
+    killed with -9 after storing the event."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        handled.append(await reader.readexactly(length))
+        writer.close()
+
+    return handle
+
+
+@pytest.mark.parametrize(("idempotent", "sends"), [(True, 2), (False, 1)])
+def test_a_cut_exchange_is_sent_again_only_when_that_stores_nothing_twice(
+    idempotent: bool, sends: int
+) -> None:
+    """A reused keep-alive connection closed without a byte of answer is ambiguous: the
+    server may have stored the event. Only a body whose events carry their own ids is sent
+    again; a second copy without an id would be a second event."""
+    handled: list[bytes] = []
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(_dying_server(handled), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        connection = Connection("127.0.0.1", port, timeout=5)
+        await connection._connect()  # a kept-alive connection, as after an earlier exchange
+        with pytest.raises(NoAnswer):
+            await connection.post("/api/v1/events", b"{}", "text/plain", idempotent=idempotent)
+        await connection.aclose()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(scenario())
+    assert handled == [b"{}"] * sends

@@ -234,7 +234,9 @@ async def _post_one(poster: Poster, item: TrafficItem, report: SendReport) -> No
     report.requests += 1
     began = time.perf_counter()
     try:
-        status, content = await poster.post(EVENTS_PATH, item.body, item.content_type)
+        status, content = await poster.post(
+            EVENTS_PATH, item.body, item.content_type, idempotent=item.event_id is not None
+        )
     except NoAnswer as exc:
         report.transport_errors[exc.kind] += 1
         report._record(item, NO_ANSWER, None, str(exc))
@@ -253,7 +255,12 @@ async def _post_batch(poster: Poster, items: list[TrafficItem], report: SendRepo
     body = b'{"events":[' + b",".join(item.body for item in items) + b"]}"
     began = time.perf_counter()
     try:
-        status, content = await poster.post(BATCH_PATH, body, "application/json")
+        status, content = await poster.post(
+            BATCH_PATH,
+            body,
+            "application/json",
+            idempotent=all(item.event_id is not None for item in items),
+        )
     except NoAnswer as exc:
         report.transport_errors[exc.kind] += 1
         for item in items:

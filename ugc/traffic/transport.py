@@ -30,7 +30,9 @@ class NoAnswer(Exception):
 
 
 class Poster(Protocol):
-    async def post(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]: ...
+    async def post(
+        self, path: str, body: bytes, content_type: str, *, idempotent: bool = True
+    ) -> tuple[int, bytes]: ...
 
     async def aclose(self) -> None: ...
 
@@ -49,7 +51,14 @@ class Connection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
+    async def post(
+        self, path: str, body: bytes, content_type: str, *, idempotent: bool = True
+    ) -> tuple[int, bytes]:
+        """One exchange. ``idempotent``: sending the body twice stores nothing twice (every
+        event carries its own ``event_id``), so a reused connection that closed without a
+        byte of answer may be retried once. Otherwise it may not: a server that died after
+        storing the event but before answering would then store it a second time under a
+        new server-made id."""
         head = b"POST %s HTTP/1.1\r\n%sContent-Type: %s\r\nContent-Length: %d\r\n\r\n" % (
             path.encode(),
             self._fixed,
@@ -64,9 +73,10 @@ class Connection:
                 return await asyncio.wait_for(self._exchange(head + body), self.timeout)
             except asyncio.IncompleteReadError as exc:
                 self._close()
-                # a kept-alive connection the server closed while idle: not one byte of an
-                # answer came back, so the request was never handled; send it again once
-                if reused and attempt == 1 and not exc.partial:
+                # a kept-alive connection closed without one byte of answer: usually the
+                # server closed it while idle and never read the request, but a worker
+                # killed mid-request looks the same; send it again once if that is harmless
+                if reused and idempotent and attempt == 1 and not exc.partial:
                     reused = False
                     continue
                 raise NoAnswer("ConnectionClosed", "the server closed the connection") from None
@@ -141,8 +151,10 @@ class HttpxPoster:
     def __init__(self, client: httpx.AsyncClient, base: str) -> None:
         self.client, self.base = client, base
 
-    async def post(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
-        try:
+    async def post(
+        self, path: str, body: bytes, content_type: str, *, idempotent: bool = True
+    ) -> tuple[int, bytes]:
+        try:  # httpx never retries a POST by itself
             response = await self.client.post(
                 self.base + path, content=body, headers={"content-type": content_type}
             )
