@@ -10,8 +10,18 @@ set of valid events from ugc.traffic; each measurement is repeated and the media
     .venv/bin/python scripts/bench_collector.py                      # 64 connections, 3 x 10 s
     .venv/bin/python scripts/bench_collector.py --connections 64,1000,10000
     .venv/bin/python scripts/bench_collector.py --profile            # + py-spy of a worker
+    .venv/bin/python scripts/bench_collector.py --only collector --modes single \
+        --identity anonymous --set KAFKA_LINGER_MS=5 --set KAFKA_COMPRESSION=none
 
-Prints a table (events/s, p50/p95/p99/max, errors, ratio to hello-world) and writes
+``--set KEY=VALUE`` passes a setting to `ugc serve` (``UGC_`` is prepended when missing): the
+caller's own ``UGC_*`` variables are ignored so a run depends on its command line only.
+
+A second baseline (issue 6) is the seed-style server (scripts/bench_seed_flask.py): Flask on
+gunicorn sync workers, marshmallow validation, fire-and-forget produce to the same broker;
+it is measured for anonymous single events and the collector's ratio to it is printed.
+
+Prints a table (events/s, p50/p95/p99/max, errors, CPU ms per event of the server's worker
+processes, load average, ratios to hello-world and to the seed style) and writes
 bench-results/collector.json. The load generator shares the machine's cores with the server:
 that is the setting the targets in issue 2 are stated for.
 """
@@ -129,6 +139,44 @@ class Collector(ManagedProcess):
             return response.status == 200
 
 
+class SeedFlask(ManagedProcess):
+    """The seed-style baseline: Flask under gunicorn's sync worker (scripts/bench_seed_flask.py)."""
+
+    name = "seed"
+    ready_timeout = 30.0
+
+    def __init__(self, workdir: Path, workers: int, bootstrap: str, topic: str) -> None:
+        super().__init__(workdir)
+        self.port = free_port()
+        self.workers = workers
+        self.bootstrap = bootstrap
+        self.topic = topic
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            str(VENV_BIN / "gunicorn"),
+            "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers),
+            "--backlog", "2048",
+            "--log-level", "warning",
+            "--pythonpath", f"{ROOT / 'scripts'},{ROOT}",
+            "bench_seed_flask:app",
+        ]  # fmt: skip
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("UGC_")}
+        env |= {"SEED_KAFKA_BOOTSTRAP": self.bootstrap, "SEED_KAFKA_TOPIC": self.topic}
+        return env
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+            return response.status == 200
+
+
 def _worker_class() -> str:
     """The gunicorn worker class `ugc serve` runs, so the baseline is served the same way."""
     with contextlib.suppress(ImportError):
@@ -144,6 +192,20 @@ def _children(pid: int) -> list[int]:
     except OSError:
         return []
     return [int(p) for p in text.split()]
+
+
+def _worker_cpu_seconds(server: ManagedProcess | None) -> float:
+    """User + system CPU seconds of the server's worker processes (the master's children)."""
+    import psutil
+
+    if server is None or server.process is None:
+        return 0.0
+    total = 0.0
+    for pid in _children(server.process.pid):
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
@@ -238,6 +300,7 @@ def measure(
     batch_size: int,
     args: argparse.Namespace,
     connections: int,
+    server: ManagedProcess | None = None,
 ) -> dict[str, Any]:
     threads = args.threads or (1 if connections <= 256 else 2)
     # wrk only counts answered requests (and a timeout only once it is overdue): with many
@@ -249,8 +312,11 @@ def measure(
     for _ in range(args.repeats):
         waited = settle(url)
         load = os.getloadavg()[0]
+        cpu_before = _worker_cpu_seconds(server)
         raw = wrk(url, path, bodies, connections=connections, threads=threads, seconds=seconds)
+        cpu = _worker_cpu_seconds(server) - cpu_before
         elapsed = raw["duration_us"] / 1e6
+        events = raw["requests"] * batch_size
         errors = raw["errors"]
         runs.append(
             {
@@ -260,6 +326,8 @@ def measure(
                 "latency_ms": {
                     k: raw["latency_us"][k] / 1000 for k in ("p50", "p95", "p99", "max")
                 },
+                # CPU of the server's workers per event (less noisy than events/s on a shared host)
+                "cpu_ms_per_event": round(1000 * cpu / events, 4) if events else None,
                 "errors": sum(errors.values()),
                 "error_kinds": {k: v for k, v in errors.items() if v},
                 "requests": raw["requests"],
@@ -282,10 +350,17 @@ def measure(
         },
         "errors": sum(r["errors"] for r in runs),
         "requests": sum(r["requests"] for r in runs),
+        "cpu_ms_per_event": _median_or_none(r["cpu_ms_per_event"] for r in runs),
+        "load_before": statistics.median(r["load_before"] for r in runs),
         "runs": runs,
     }
     _print_row(result)
     return result
+
+
+def _median_or_none(values: Any) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 4) if present else None
 
 
 # --------------------------------------------------------------------------- profile
@@ -393,7 +468,8 @@ def _print_row(row: dict[str, Any]) -> None:
         f"  {row['target']:<10} {row['mode']:<7} {row['identity']:<9} c={row['connections']:<6}"
         f" {row['events_per_s']:>9.0f} ev/s {row['requests_per_s']:>8.0f} req/s"
         f"  p50 {lat['p50']:>7.2f}  p95 {lat['p95']:>7.2f}  p99 {lat['p99']:>7.2f}"
-        f"  max {lat['max']:>8.2f} ms  errors {row['errors']}",
+        f"  max {lat['max']:>8.2f} ms  errors {row['errors']}"
+        f"  cpu {row['cpu_ms_per_event'] or 0:.3f} ms/ev  load {row['load_before']:.2f}",
         flush=True,
     )
 
@@ -401,17 +477,21 @@ def _print_row(row: dict[str, Any]) -> None:
 def table(results: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| target | mode | identity | conns | events/s | p50 ms | p95 ms | p99 ms | max ms "
-        "| errors | ÷ hello |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| errors | CPU ms/event | load | ÷ hello | ÷ seed |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results:
         lat = row["latency_ms"]
         ratio = row.get("ratio_to_hello")
+        seed = row.get("ratio_to_seed")
+        cpu = row.get("cpu_ms_per_event")
         lines.append(
             f"| {row['target']} | {row['mode']} | {row['identity']} | {row['connections']} "
             f"| {row['events_per_s']:.0f} | {lat['p50']:.2f} | {lat['p95']:.2f} "
             f"| {lat['p99']:.2f} | {lat['max']:.1f} | {row['errors']} "
-            f"| {'' if ratio is None else f'{ratio:.2f}'} |"
+            f"| {'' if cpu is None else f'{cpu:.3f}'} | {row.get('load_before', '')} "
+            f"| {'' if ratio is None else f'{ratio:.2f}'} "
+            f"| {'' if seed is None else f'{seed:.2f}'} |"
         )
     return lines
 
@@ -482,14 +562,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=50, help="events per batch request")
     parser.add_argument("--modes", default="single,batch", help="single and/or batch")
     parser.add_argument("--identity", default="anonymous,token", help="anonymous and/or token")
-    parser.add_argument("--only", choices=("hello", "collector"), help="run one target only")
+    parser.add_argument(
+        "--only", choices=("hello", "collector", "seed"), help="run one target only"
+    )
+    parser.add_argument(
+        "--targets", default="hello,seed,collector", help="hello, seed and/or collector"
+    )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for `ugc serve`, e.g. KAFKA_LINGER_MS=5 (repeatable; UGC_ optional)",
+    )
     parser.add_argument("--users", type=int, default=500, help="distinct tokens (cached)")
     parser.add_argument("--profile", action="store_true", help="py-spy a collector worker")
+    parser.add_argument(
+        "--profile-identity",
+        choices=("anonymous", "token"),
+        default="anonymous",
+        help="which single-event load the profile runs",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench-results" / "collector.json"))
     args = parser.parse_args(argv)
     args.connection_list = [int(c) for c in args.connections.split(",") if c.strip()]
     args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
     args.identity_list = [i.strip() for i in args.identity.split(",") if i.strip()]
+    args.target_list = (
+        [args.only] if args.only else [t.strip() for t in args.targets.split(",") if t.strip()]
+    )
+    args.overrides = {}
+    for item in args.settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"--set wants KEY=VALUE, got {item!r}")
+        key = key.strip().upper()
+        args.overrides[key if key.startswith("UGC_") else f"UGC_{key}"] = value
     return args
 
 
@@ -531,6 +640,8 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     if load > 0.5:
         print(f"  warning: load average {load:.2f} before the run: other work shares the cores")
+    for key, value in sorted(args.overrides.items()):
+        print(f"  setting: {key}={value}")
     for note in notes:
         print(f"  note: {note}")
 
@@ -544,7 +655,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tokens: list[str] | None = None
         env: dict[str, str] = {}
-        if have_collector and args.only != "hello":
+        need_broker = "collector" in args.target_list or "seed" in args.target_list
+        if have_collector and need_broker:
             broker = stack.enter_context(KafkaBroker(workdir))
             redis = stack.enter_context(RedisServer(workdir))
             topic = "bench.events"
@@ -556,6 +668,7 @@ def main(argv: list[str] | None = None) -> int:
                 "UGC_RATE_LIMIT_PER_SECOND": "0",
                 "UGC_LOG_LEVEL": "warning",
             }
+            seed_kafka = (broker.bootstrap, topic)
             if "token" in identities:
                 from tests.support.services import AuthStandin
 
@@ -579,20 +692,24 @@ def main(argv: list[str] | None = None) -> int:
                     tokens=tokens if identity == "token" else None,
                     seed=7,
                 )
-        targets = []
-        if args.only != "collector":
-            targets.append("hello")
-        if args.only != "hello" and have_collector:
-            targets.append("collector")
+        env |= args.overrides
+        targets = [
+            t for t in ("hello", "seed", "collector")
+            if t in args.target_list and (t == "hello" or have_collector)
+        ]  # fmt: skip
         for target in targets:
             if target == "hello":
                 server: ManagedProcess = Gunicorn(workdir, args.workers, worker_class)
+            elif target == "seed":
+                server = SeedFlask(workdir, args.workers, *seed_kafka)
             else:
                 server = Collector(workdir, args.workers, env)
             with server:
                 print(f"{target}: up on {server.url} (pid {server.process.pid})", flush=True)
                 for connections in args.connection_list:
                     for mode in args.mode_list:
+                        if target == "seed" and mode != "single":
+                            continue  # the seeds have no batch endpoint
                         for identity in identities if target == "collector" else ["anonymous"]:
                             label = {"target": target, "mode": mode, "identity": identity}
                             results.append(
@@ -604,12 +721,17 @@ def main(argv: list[str] | None = None) -> int:
                                     batch_size=sizes[mode],
                                     args=args,
                                     connections=connections,
+                                    server=server,
                                 )
                             )
                 if target == "collector" and args.profile:
                     settle(server.url)
                     profile = profile_worker(
-                        server, server.url, bodies[("single", "anonymous")], 8.0, out.parent
+                        server,
+                        server.url,
+                        bodies[("single", args.profile_identity)],
+                        8.0,
+                        out.parent,
                     )
     finally:
         stack.close()
@@ -622,13 +744,18 @@ def main(argv: list[str] | None = None) -> int:
             )
         shutil.rmtree(workdir, ignore_errors=True)
 
-    hello = {
-        (r["mode"], r["connections"]): r["events_per_s"] for r in results if r["target"] == "hello"
+    baselines = {
+        (r["target"], r["mode"], r["connections"]): r["events_per_s"]
+        for r in results
+        if r["target"] in ("hello", "seed")
     }
     for row in results:
-        base = hello.get((row["mode"], row["connections"]))
-        if row["target"] == "collector" and base:
-            row["ratio_to_hello"] = round(row["events_per_s"] / base, 3)
+        if row["target"] != "collector":
+            continue
+        for name in ("hello", "seed"):
+            base = baselines.get((name, row["mode"], row["connections"]))
+            if base and (name == "hello" or row["identity"] == "anonymous"):
+                row[f"ratio_to_{name}"] = round(row["events_per_s"] / base, 3)
     checks = verdicts(results)
     print()
     for note in notes:
@@ -636,6 +763,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(table(results)))
     for check in checks:
         print(f"  [{'PASS' if check['ok'] else 'MISS'}] {check['what']}")
+    for row in results:
+        if row.get("ratio_to_seed") is not None:
+            print(
+                f"  collector ÷ seed-style (Flask, sync), {row['identity']} {row['mode']} "
+                f"@{row['connections']}: {row['ratio_to_seed']:.2f}"
+            )
     if profile and "self_top" in profile:
         print("\nwhere a collector worker's time goes (py-spy, % of samples, self):")
         for frame, share in profile["self_top"][:15]:
@@ -659,6 +792,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": args.batch_size,
             "users_with_tokens": args.users if "token" in identities else 0,
             "statistic": "median of repeats",
+            "settings": args.overrides,
         },
         "notes": notes,
         "results": results,
