@@ -12,7 +12,9 @@ The collector's composition root builds both once per worker and injects them::
 
 1. no token                          -> anonymous            (source ``anonymous``)
 2. not even shaped like a JWT        -> anonymous            (source ``invalid``)
-3. Redis cache hit                   -> cached identity      (source ``cache``)
+3. Redis cache hit                   -> cached identity      (source ``cache``; a token this
+                                        worker saw in Redis is kept in an in-process LRU with
+                                        the same TTL, so it costs no Redis round trip)
 4. auth service: valid               -> its identity, cached (source ``auth_service``)
    auth service: 401/403             -> anonymous            (source ``invalid``)
 5. auth service down/slow/breaker open, or not configured:
@@ -109,6 +111,12 @@ class IdentityResolver:
         """Never raises for any token; the source says how far the token was trusted."""
         if not token:
             return self.stats.count(ANONYMOUS_IDENTITY)
+        if self.cache is not None:
+            # a token in the LRU was verified and had its shape checked on the way in
+            known = self.cache.peek(token)
+            if known is not None:
+                self.stats.cache_hits += 1
+                return self.stats.count(known)
         try:
             check_shape(token)
         except TokenRejected:
