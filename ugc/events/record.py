@@ -24,7 +24,7 @@ The token is never part of it.
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -86,10 +86,24 @@ class Incoming:
 
 def format_ts(moment: datetime) -> str:
     """``2026-11-23T18:32:56.123Z``: UTC, milliseconds."""
-    if moment.utcoffset():
+    tz = moment.tzinfo
+    if tz is None:
+        return moment.isoformat(timespec="milliseconds") + "Z"
+    if tz is not UTC and moment.utcoffset():
         moment = moment.astimezone(UTC)
-    # isoformat is several times faster than strftime; "+00:00" becomes "Z"
-    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    # isoformat is several times faster than strftime; "+00:00" becomes "Z" (a time zone
+    # with a zero offset prints "+00:00" too, so the slice holds for it as well)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID as text, about twice as fast as ``str(uuid.uuid4())``."""
+    h = os.urandom(16).hex()
+    # version nibble 4; variant bits 10xx (one of 8, 9, a, b)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = "89ab"
 
 
 def parse_ts(text: str) -> datetime:
@@ -136,7 +150,7 @@ def build_record(
     event_at = corrected_event_time(received_at, incoming.client_event_at, incoming.client_sent_at)
     received = format_ts(received_at)
     return {
-        "event_id": incoming.event_id or str(uuid.uuid4()),
+        "event_id": incoming.event_id or new_event_id(),
         "event_type": incoming.event_type.name,
         "schema_version": incoming.event_type.version,
         "envelope": incoming.envelope,
