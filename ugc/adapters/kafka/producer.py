@@ -4,11 +4,13 @@
 (``acks=all``) and raises ``BrokerUnavailable`` when it did not within
 ``kafka_acks_timeout_ms`` (librdkafka's ``message.timeout.ms``): the caller then spools it.
 
-How an ack reaches the event loop: ``produce()`` is called on the loop thread (it never
-blocks); one background thread per producer calls ``poll()``, which runs the delivery
-callbacks on that thread. The callbacks only collect ``(future, error)`` pairs; after each
-``poll()`` the whole batch is handed to the loop with one ``call_soon_threadsafe`` (one wake-up
-per poll instead of one per message, which matters at thousands of events per second).
+How an ack reaches the event loop: ``produce()`` and ``poll(0)`` are both called on the loop
+thread (neither blocks). While messages are in flight a timer polls every millisecond; with
+none it polls every 100 ms (for the error callback). ``poll(0)`` runs the delivery callbacks,
+which collect ``(future, error)`` pairs; the batch is resolved right after it. No thread, no
+cross-thread wake-up and no GIL hand-over per ack: with a background poll thread those cost
+more CPU per event than building the record. Only ``flush()`` at shutdown runs elsewhere (an
+executor thread); its acks are handed over with one ``call_soon_threadsafe``.
 
 Duplicates: the producer is idempotent, so librdkafka's own retries within the timeout never
 duplicate. A message that timed out *may* still have been written (the ack was lost); such a
@@ -26,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -53,7 +54,10 @@ _NOT_PERSISTED = frozenset(
 #: tansu answers PRODUCER_FENCED to every later produce, without a fatal error): only a fresh
 #: producer (a new id) gets through again
 _FENCED = frozenset({KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH})
-_POLL_SECONDS = 0.05
+#: poll interval while messages are in flight (an ack waits at most this long to be seen)
+_POLL_BUSY_S = 0.001
+#: poll interval with nothing in flight (error callbacks, e.g. a fatal error, still get served)
+_POLL_IDLE_S = 0.1
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
@@ -74,7 +78,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
 
 
 class _Client:
-    """One ``Producer`` and the thread that polls it."""
+    """One ``Producer`` and the loop timer that polls it."""
 
     def __init__(self, config: dict[str, Any], on_error: Callable[[KafkaError], None]) -> None:
         self._on_error = on_error
@@ -82,32 +86,52 @@ class _Client:
         self.retired = False
         self._done: list[tuple[asyncio.Future[None], KafkaError | None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._running = True
-        self._thread = threading.Thread(target=self._poll_forever, name="kafka-poll", daemon=True)
+        self._running = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._busy = False  # whether the pending timer is the short, in-flight one
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._thread.start()
+        self._running = True
+        self._schedule(_POLL_IDLE_S)
 
     def on_delivery(self, future: asyncio.Future[None], err: KafkaError | None, _msg: Any) -> None:
         if err is not None and err.code() in _FENCED:
             self.retired = True  # the next publish builds a new producer
         self._done.append((future, err))
 
-    def _poll_forever(self) -> None:
-        while self._running:
-            try:
-                self.producer.poll(_POLL_SECONDS)
-            except KafkaException as exc:  # poll re-raises a fatal error: retire this client
-                if exc.args and isinstance(exc.args[0], KafkaError):
-                    self._on_error(exc.args[0])
-            except Exception:  # a callback bug must not kill the thread
-                log.exception("kafka poll failed")
-            self._dispatch()
-            if self.retired and len(self.producer) == 0:
-                self._running = False
+    def produced(self) -> None:
+        """A message went in (loop thread): poll soon, unless a short timer is pending."""
+        if not self._busy and self._running:
+            self._schedule(_POLL_BUSY_S)
+
+    def _schedule(self, delay: float) -> None:
+        assert self._loop is not None
+        if self._timer is not None:
+            self._timer.cancel()
+        self._busy = delay == _POLL_BUSY_S
+        self._timer = self._loop.call_later(delay, self._poll_once)
+
+    def _poll_once(self) -> None:
+        self._timer = None
+        try:
+            self.producer.poll(0)
+        except KafkaException as exc:  # poll re-raises a fatal error: retire this client
+            if exc.args and isinstance(exc.args[0], KafkaError):
+                self._on_error(exc.args[0])
+        except Exception:  # a callback bug must not stop the polling
+            log.exception("kafka poll failed")
+        if self._done:
+            batch, self._done = self._done, []
+            _resolve(batch)
+        in_flight = len(self.producer)
+        if self.retired and in_flight == 0:
+            self._running = False
+        if self._running:
+            self._schedule(_POLL_BUSY_S if in_flight else _POLL_IDLE_S)
 
     def _dispatch(self) -> None:
+        """Hand acks collected off the loop thread (by ``flush``) to the loop."""
         if not self._done or self._loop is None:
             return
         batch, self._done = self._done, []
@@ -117,12 +141,14 @@ class _Client:
 
     @property
     def polling(self) -> bool:
-        return self._thread.is_alive()
+        return self._running
 
     def stop_polling(self) -> None:
+        """Stop the timer (loop thread)."""
         self._running = False
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def flush(self, timeout: float) -> int:
         """Wait for in-flight deliveries (the poll thread must be stopped first)."""
@@ -208,7 +234,7 @@ class KafkaPublisher:
         remaining = 0
         loop = asyncio.get_running_loop()
         for client in clients:
-            await loop.run_in_executor(None, client.stop_polling)
+            client.stop_polling()
             remaining += await loop.run_in_executor(None, client.flush, timeout)
         await asyncio.sleep(0)  # let the last acks resolve their futures
         return remaining
@@ -238,6 +264,7 @@ class KafkaPublisher:
             failure = BrokerUnavailable(f"kafka refused the message: {exc}")
             failure.possibly_persisted = False  # type: ignore[attr-defined]
             raise failure from exc
+        client.produced()
         return future
 
     async def reachable(self, timeout: float = 1.0) -> bool:
