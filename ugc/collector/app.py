@@ -128,14 +128,13 @@ def create_app(
             "collector worker stopped", extra={"pid": os.getpid(), "undelivered": remaining or 0}
         )
 
-    app = CollectorApp(
-        middleware=[
-            RequestContext(metrics),
-            Cors(settings.cors_origins),
-            RateLimit(limiter, metrics, trust_forwarded_for=settings.trust_forwarded_for),
-            Lifespan(startup, shutdown),
-        ]
-    )
+    middleware: list[object] = [RequestContext(metrics), Cors(settings.cors_origins)]
+    if getattr(limiter, "enabled", True):  # a disabled limiter: no await per request for it
+        middleware.append(
+            RateLimit(limiter, metrics, trust_forwarded_for=settings.trust_forwarded_for)
+        )
+    middleware.append(Lifespan(startup, shutdown))
+    app = CollectorApp(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     ErrorHandlers(metrics).install(app)
 
