@@ -66,6 +66,24 @@ class Routed:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class Tally:
+    """The counts of one batch routed in chunks, without holding on to the chunks' rows."""
+
+    loaded: int = 0
+    dead_lettered: int = 0
+    tables: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, routed: Routed) -> None:
+        self.loaded += routed.loaded
+        self.dead_lettered += routed.dead_lettered
+        for block in routed.blocks:
+            self.tables[block.table] = self.tables.get(block.table, 0) + block.rows
+        for reason, count in routed.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + count
+
+
 class _TypeRoute:
     """Per event type: its check, its key and where each column's value comes from."""
 

@@ -21,6 +21,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +32,7 @@ from ugc.errors import ConfigError, IntegrityError
 from ugc.etl.ledger import Entry, Ledger, Position, RunLog, now_iso
 from ugc.etl.lock import WarehouseLock
 from ugc.etl.plan import PartitionPlan, backwards_error, plan_partition, to_ms
-from ugc.etl.route import Router
+from ugc.etl.route import Routed, Router, Tally
 from ugc.events import REGISTRY
 from ugc.events.registry import Registry
 from ugc.log import get_logger
@@ -39,6 +40,9 @@ from ugc.settings import Settings
 
 Progress = Callable[[int], None]
 log = get_logger("ugc.etl")
+#: messages routed per insert: small enough that routing the next chunk overlaps most of the
+#: batch's insert time, large enough that each table still gets blocks of a few thousand rows
+_CHUNK = 12_500
 
 
 @dataclass(frozen=True)
@@ -275,12 +279,7 @@ class Loader:
     ) -> None:
         first, last = consumed[0], consumed[-1]
         with _no_gc():
-            routed = self.router.route(handled, plan.partition, self.run_id, now_iso())
-            if not self.options.dry_run:
-                for block in routed.blocks:
-                    self.warehouse.insert(block.table, block.columns, block.data)
-                if routed.dead is not None:
-                    self.warehouse.insert(routed.dead.table, routed.dead.columns, routed.dead.data)
+            routed = self._route_and_insert(handled, plan.partition)
         if not self.options.dry_run:
             self.ledger.write(
                 Entry(
@@ -323,14 +322,56 @@ class Loader:
             self._budget -= len(handled)
         self.progress(len(consumed))
 
-    def _count(self, routed: Any, skipped: int) -> None:
-        summary = self.summary
-        summary.loaded += routed.loaded
-        summary.dead_lettered += routed.dead_lettered
-        summary.skipped += skipped
+    #: started on the first batch that writes, stopped by ``_release``
+    _insert_thread: ThreadPoolExecutor | None = None
+
+    def _route_and_insert(self, handled: list[Any], partition: int) -> Tally:
+        """Route the batch in chunks, inserting each chunk while the next one is routed.
+
+        Routing is Python (it holds the GIL); chdb and the socket wait of clickhouse-driver
+        release it, so one inserting thread overlaps the two. Every insert of the batch has
+        finished (or raised) when this returns, so the ledger row still follows its rows.
+        """
+        tally = Tally()
+        loaded_at = now_iso()
+        pending: Future[None] | None = None
+        try:
+            for start in range(0, len(handled), _CHUNK):
+                chunk = handled[start : start + _CHUNK]
+                routed = self.router.route(chunk, partition, self.run_id, loaded_at)
+                tally.add(routed)
+                if pending is not None:
+                    pending.result()
+                    pending = None
+                if not self.options.dry_run:
+                    pending = self._inserter().submit(self._insert, routed)
+            if pending is not None:
+                pending.result()
+                pending = None
+        finally:
+            if pending is not None:  # an error on this thread: let the insert finish first
+                wait([pending])
+        return tally
+
+    def _insert(self, routed: Routed) -> None:
         for block in routed.blocks:
-            summary.tables[block.table] = summary.tables.get(block.table, 0) + block.rows
-        for reason, count in routed.reasons.items():
+            self.warehouse.insert(block.table, block.columns, block.data)
+        if routed.dead is not None:
+            self.warehouse.insert(routed.dead.table, routed.dead.columns, routed.dead.data)
+
+    def _inserter(self) -> ThreadPoolExecutor:
+        if self._insert_thread is None:
+            self._insert_thread = ThreadPoolExecutor(1, thread_name_prefix="ugc-etl-insert")
+        return self._insert_thread
+
+    def _count(self, tally: Tally, skipped: int) -> None:
+        summary = self.summary
+        summary.loaded += tally.loaded
+        summary.dead_lettered += tally.dead_lettered
+        summary.skipped += skipped
+        for table, rows in tally.tables.items():
+            summary.tables[table] = summary.tables.get(table, 0) + rows
+        for reason, count in tally.reasons.items():
             summary.reasons[reason] = summary.reasons.get(reason, 0) + count
 
     # ------------------------------------------------------------------ helpers
@@ -379,6 +420,9 @@ class Loader:
             )
 
     def _release(self) -> None:
+        if self._insert_thread is not None:
+            self._insert_thread.shutdown()
+            self._insert_thread = None
         # a dead warehouse keeps a stale lock; the next run takes it over
         with contextlib.suppress(Exception):
             self.lock.release()
