@@ -28,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +60,8 @@ _FENCED = frozenset({KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPO
 _POLL_BUSY_S = 0.001
 #: poll interval with nothing in flight (error callbacks, e.g. a fatal error, still get served)
 _POLL_IDLE_S = 0.1
+#: beyond librdkafka's own bound (message timeout + request timeout) for a delivery report
+_REPORT_GRACE_S = 2.0
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
@@ -80,10 +84,19 @@ def producer_config(settings: Settings) -> dict[str, Any]:
 class _Client:
     """One ``Producer`` and the loop timer that polls it."""
 
-    def __init__(self, config: dict[str, Any], on_error: Callable[[KafkaError], None]) -> None:
+    def __init__(
+        self, config: dict[str, Any], on_error: Callable[[_Client, KafkaError], None]
+    ) -> None:
         self._on_error = on_error
-        self.producer = Producer({**config, "error_cb": on_error, "logger": _librdkafka_log})
+        self.producer = Producer({**config, "error_cb": self._error, "logger": _librdkafka_log})
         self.retired = False
+        #: (deadline, future) in publish order: a watchdog for delivery reports that never
+        #: come (seen after a fatal UNKNOWN_PRODUCER_ID from a restarted broker), which
+        #: would otherwise hold a request or the spool replay forever
+        self._pending: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self._report_within = (
+            config["message.timeout.ms"] + config["request.timeout.ms"]
+        ) / 1000 + _REPORT_GRACE_S
         self._done: list[tuple[asyncio.Future[None], KafkaError | None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._running = False
@@ -100,8 +113,12 @@ class _Client:
             self.retired = True  # the next publish builds a new producer
         self._done.append((future, err))
 
-    def produced(self) -> None:
+    def _error(self, err: KafkaError) -> None:
+        self._on_error(self, err)
+
+    def produced(self, future: asyncio.Future[None]) -> None:
         """A message went in (loop thread): poll soon, unless a short timer is pending."""
+        self._pending.append((time.monotonic() + self._report_within, future))
         if not self._busy and self._running:
             self._schedule(_POLL_BUSY_S)
 
@@ -118,17 +135,34 @@ class _Client:
             self.producer.poll(0)
         except KafkaException as exc:  # poll re-raises a fatal error: retire this client
             if exc.args and isinstance(exc.args[0], KafkaError):
-                self._on_error(exc.args[0])
+                self._on_error(self, exc.args[0])
         except Exception:  # a callback bug must not stop the polling
             log.exception("kafka poll failed")
         if self._done:
             batch, self._done = self._done, []
             _resolve(batch)
-        in_flight = len(self.producer)
+        self._expire()
+        in_flight = len(self.producer) or len(self._pending)
         if self.retired and in_flight == 0:
             self._running = False
         if self._running:
             self._schedule(_POLL_BUSY_S if in_flight else _POLL_IDLE_S)
+
+    def _expire(self) -> None:
+        """Fail futures whose delivery report is overdue: the caller spools the event (a
+        copy the broker did write is removed downstream by its event_id)."""
+        pending = self._pending
+        while pending and pending[0][1].done():
+            pending.popleft()
+        if not pending or pending[0][0] > time.monotonic():
+            return
+        now = time.monotonic()
+        while pending and (pending[0][1].done() or pending[0][0] <= now):
+            _deadline, future = pending.popleft()
+            if not future.done():
+                failure = BrokerUnavailable("kafka sent no delivery report in time", retry_after=5)
+                failure.possibly_persisted = True  # type: ignore[attr-defined]
+                future.set_exception(failure)
 
     def _dispatch(self) -> None:
         """Hand acks collected off the loop thread (by ``flush``) to the loop."""
@@ -213,12 +247,12 @@ class KafkaPublisher:
     async def start(self) -> None:
         self._current()
 
-    def _on_error(self, err: KafkaError) -> None:
-        """librdkafka's error callback (poll thread): retire the client on a fatal error."""
+    def _on_error(self, client: _Client, err: KafkaError) -> None:
+        """librdkafka's error callback: retire the client that failed fatally (not whichever
+        is current: an old client's late error must not retire its healthy successor)."""
         if err.fatal():
             log.error("kafka producer fatal error; it will be rebuilt", extra={"kafka": err.str()})
-            if self._client is not None:
-                self._retire(self._client)
+            self._retire(client)
 
     @staticmethod
     def _retire(client: _Client) -> None:
@@ -264,7 +298,7 @@ class KafkaPublisher:
             failure = BrokerUnavailable(f"kafka refused the message: {exc}")
             failure.possibly_persisted = False  # type: ignore[attr-defined]
             raise failure from exc
-        client.produced()
+        client.produced(future)
         return future
 
     async def reachable(self, timeout: float = 1.0) -> bool:
