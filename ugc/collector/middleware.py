@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -21,6 +22,28 @@ def _usable_request_id(value: str | None) -> bool:
     return bool(value) and len(value) <= MAX_REQUEST_ID and value.isprintable()  # type: ignore[union-attr]
 
 
+class _RequestIds:
+    """32 hex digits: 16 random per process (drawn after fork) + a 16-digit counter.
+
+    Unique without a ``getrandom`` system call per request; the counter only tells the
+    order of requests within one worker, which the log lines show anyway.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)  # a fresh prefix in every worker
+
+    def reset(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._count = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._count):016x}"
+
+
+_new_request_id = _RequestIds()
+
+
 class RequestContext:
     """``X-Request-ID`` taken (if sane) or generated, echoed, and put in every log line;
     the request's latency goes to the histogram and, at debug level, to an access log."""
@@ -31,7 +54,7 @@ class RequestContext:
     async def process_request(self, req: Any, resp: Any) -> None:
         rid = req.get_header("X-Request-ID")
         if not _usable_request_id(rid):
-            rid = os.urandom(16).hex()  # 32 hex digits, cheaper than a uuid4 object
+            rid = _new_request_id()
         req.context.request_id = rid
         req.context.started = time.perf_counter()
         request_id.set(rid)

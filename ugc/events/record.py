@@ -87,13 +87,13 @@ class Incoming:
 def format_ts(moment: datetime) -> str:
     """``2026-11-23T18:32:56.123Z``: UTC, milliseconds."""
     tz = moment.tzinfo
-    if tz is None:
-        return moment.isoformat(timespec="milliseconds") + "Z"
-    if tz is not UTC and moment.utcoffset():
+    if tz is not None and tz is not UTC and moment.utcoffset():
         moment = moment.astimezone(UTC)
-    # isoformat is several times faster than strftime; "+00:00" becomes "Z" (a time zone
-    # with a zero offset prints "+00:00" too, so the slice holds for it as well)
-    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
+    # isoformat() is several times faster than strftime, and faster with no timespec:
+    # "2026-11-23T18:32:56.123456+00:00" (or without ".123456" when it is zero) -> cut there
+    if moment.microsecond:
+        return moment.isoformat()[:23] + "Z"
+    return moment.isoformat()[:19] + ".000Z"
 
 
 def new_event_id() -> str:
