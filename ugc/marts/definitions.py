@@ -1,7 +1,8 @@
 """Each mart: its table, its columns and the ``INSERT ... SELECT`` that fills one month.
 
 Marts read deduplicated data: one row per event_id, the rule of the ETL's ``v_events_<type>``
-views (``LIMIT 1 BY event_id``), applied to the month's rows (``deduped``). The views
+views (``LIMIT 1 BY event_id``), applied to the month's rows (``deduped``, which sends only
+the ids seen more than once through it). The views
 themselves cannot be filtered before they deduplicate (ClickHouse does not push a WHERE
 through ``LIMIT BY``), so reading them would deduplicate a table's whole history on every
 build. Rows are bucketed by ``event_at`` (UTC). Parameters: ``%(month)s`` (first day, text), ``%(start)s``/``%(end)s``
@@ -80,10 +81,14 @@ def dups_sql(event_type: str) -> tuple[str, str]:
     )
 
 
-def all_events(columns: str) -> str:
-    """``columns`` from every type's deduplicated month, as one UNION ALL."""
+def per_type(select: str, key: str, alias: str) -> str:
+    """``select`` grouped by ``key AS alias`` over each type's deduplicated month, as one UNION
+    ALL with the type's name as ``event_type`` (each branch aggregates its own table: no
+    group over the strings of every row afterwards)."""
     return " UNION ALL ".join(
-        f"SELECT '{t.name}' AS event_type, {columns} FROM {deduped(t.name)}" for t in REGISTRY
+        f"SELECT {MONTH}, {key} AS {alias}, '{t.name}' AS event_type, {select} "
+        f"FROM {deduped(t.name)} GROUP BY {alias}"
+        for t in REGISTRY
     )
 
 
@@ -119,10 +124,11 @@ DAILY_USERS = Mart(
     "daily_users",
     "mart_daily_users",
     ("month", "day", "event_type", "events", "users"),
-    f"SELECT {MONTH}, day, event_type, count(), uniqExactIfState(cityHash64(user_id), {VERIFIED}) FROM ("
-    f"{all_events('toDate(event_at) AS day, user_id')}) GROUP BY day, event_type",
+    per_type(
+        f"count(), uniqExactIfState(cityHash64(user_id), {VERIFIED})", "toDate(event_at)", "day"
+    ),
     "day, event_type",
-    "Internal: events and the state of the verified-user set per day and type (one scan).",
+    "Internal: events and the state of the verified-user set per day and type (one scan per table).",
     internal=True,
 )
 
