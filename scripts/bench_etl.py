@@ -147,16 +147,24 @@ def etl_subprocess(bootstrap: str, topic: str, url: str, batch: int) -> dict[str
     if process.returncode != 0:
         raise SystemExit(f"etl run failed ({process.returncode}): {stderr.decode()[-2000:]}")
     summary = orjson.loads(stdout.splitlines()[-1])
+    cpu = usage.ru_utime + usage.ru_stime
+    events = summary["loaded"] + summary["dead_lettered"]
     return {
         "events": summary["loaded"] + summary["dead_lettered"],
         "seconds": summary["seconds"],
         "events_per_s": summary["events_per_second"],
         "process_wall_s": wall,
-        "process_cpu_s": usage.ru_utime + usage.ru_stime,
-        "events_per_cpu_s": (summary["loaded"] + summary["dead_lettered"])
-        / (usage.ru_utime + usage.ru_stime),
+        "process_cpu_s": cpu,
+        "events_per_cpu_s": events / cpu,
+        # the figure to compare on a shared machine: wall-clock rates follow the neighbours' load
+        "cpu_s_per_100k": cpu / events * 100_000,
         "peak_rss_mib": peak_kib / 1024,
+        "load_average": _load_average(),
     }
+
+
+def _load_average() -> float:
+    return os.getloadavg()[0]
 
 
 def _peak_rss_kib(pid: int) -> int:
@@ -187,7 +195,14 @@ def raw_insert(bootstrap: str, topic: str, url: str, batch: int) -> dict[str, An
                 timed += time.monotonic() - started
                 cpu += time.process_time() - cpu_started
                 rows += routed.loaded
-    return {"events": rows, "seconds": timed, "events_per_s": rows / timed, "cpu_s_here": cpu}
+    return {
+        "events": rows,
+        "seconds": timed,
+        "events_per_s": rows / timed,
+        "cpu_s_here": cpu,
+        "cpu_s_per_100k": cpu / rows * 100_000,
+        "load_average": _load_average(),
+    }
 
 
 def main() -> None:
@@ -244,9 +259,18 @@ def run_backend(
         return make_server_warehouse(server.url).url
 
     etl = etl_subprocess(broker.bootstrap, topic, fresh("etl"), batch)
-    print(f"{backend}: etl {etl['events_per_s']:,.0f} events/s, rss {etl['peak_rss_mib']:.0f} MiB")
+    print(
+        f"{backend}: etl {etl['events_per_s']:,.0f} events/s, "
+        f"{etl['cpu_s_per_100k']:.2f} cpu-s per 100k, rss {etl['peak_rss_mib']:.0f} MiB, "
+        f"load {etl['load_average']:.1f}",
+        flush=True,
+    )
     raw = raw_insert(broker.bootstrap, topic, fresh("raw"), batch)
-    print(f"{backend}: raw insert {raw['events_per_s']:,.0f} events/s", flush=True)
+    print(
+        f"{backend}: raw insert {raw['events_per_s']:,.0f} events/s, "
+        f"{raw['cpu_s_per_100k']:.2f} cpu-s per 100k, load {raw['load_average']:.1f}",
+        flush=True,
+    )
     return {"etl": etl, "raw_insert": raw, "ratio": etl["events_per_s"] / raw["events_per_s"]}
 
 
@@ -256,17 +280,17 @@ def report(results: dict[str, Any], backends: list[str]) -> None:
     print(f"events {results['events']:,}, partitions {results['partitions']}, ", end="")
     print(f"batch {results['batch_size']:,}")
     print(
-        f"{'':<8} {'etl ev/s':>10} {'ev/cpu-s':>10} {'raw insert':>11} {'etl/insert':>11} "
-        f"{'etl/consume':>12} {'peak RSS':>10}"
+        f"{'':<8} {'etl ev/s':>10} {'cpu-s/100k':>10} {'raw insert':>11} {'etl/insert':>11} "
+        f"{'etl/consume':>12} {'peak RSS':>10} {'load':>5}"
     )
     for backend in backends:
         item = results[backend]
         etl = item["etl"]
         print(
-            f"{backend:<8} {etl['events_per_s']:>10,.0f} {etl['events_per_cpu_s']:>10,.0f} "
+            f"{backend:<8} {etl['events_per_s']:>10,.0f} {etl['cpu_s_per_100k']:>10.2f} "
             f"{item['raw_insert']['events_per_s']:>11,.0f} {item['ratio']:>11.2f} "
             f"{etl['events_per_s'] / consume['events_per_s']:>12.2f} "
-            f"{etl['peak_rss_mib']:>6.0f} MiB"
+            f"{etl['peak_rss_mib']:>6.0f} MiB {etl['load_average']:>5.1f}"
         )
     print(
         f"raw consume {consume['events_per_s']:,.0f} events/s "
