@@ -10,7 +10,7 @@ import pytest
 
 from ugc.errors import BadInput
 from ugc.events import REGISTRY
-from ugc.marts.definitions import BUILDS_TABLE, MARTS, dups_table
+from ugc.marts.definitions import BUILDS_TABLE, DEDUP_WINDOWS, MARTS, dups_sql, dups_table
 from ugc.marts.html import bar_chart, column_chart, render
 from ugc.marts.month import Month
 
@@ -147,3 +147,12 @@ def test_bad_month_on_the_cli_exits_2(capsys: pytest.CaptureFixture[str], tmp_pa
             and err == "error: --month: '2026-13' has no month 13; use 01 to 12\n"
         )
     assert not (tmp_path / "never-opened").exists()
+
+
+def test_every_table_a_mart_reads_has_its_duplicate_set() -> None:
+    read = {name for mart in MARTS for name in re.findall(r"FROM events_(\w+) WHERE", mart.select)}
+    assert read <= set(DEDUP_WINDOWS), read - set(DEDUP_WINDOWS)
+    for name in DEDUP_WINDOWS:
+        create, fill = dups_sql(name)
+        assert dups_table(name) in create and dups_table(name) in fill
+        assert "HAVING count() > 1" in fill

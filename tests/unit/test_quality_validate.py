@@ -3,6 +3,8 @@ the rows that failed, and Data Docs written where asked (GX is imported once, he
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -121,3 +123,24 @@ def test_problem_frames_fail_with_levels_and_rows(suites) -> None:  # noqa: ANN0
     assert dup.unexpected_rows == [{"duplicate_ids": 1, "table": "events_like"}]
     silent = failed[("time_gaps", "expect_column_values_to_be_between(judged_events)")]
     assert silent.unexpected_rows == [{"judged_events": 0.0, "hour": "2026-10-05T01:00:00Z"}]
+
+
+def test_the_lighter_gx_import_leaves_scipy_and_sqlalchemy_usable() -> None:
+    # a fresh interpreter: this session may have imported GX already
+    code = (
+        "import sys\n"
+        "from ugc.quality import validate\n"
+        "gx = validate._import_gx()\n"
+        "assert gx.ExpectationSuite\n"
+        "assert 'sqlalchemy' not in sys.modules or sys.modules['sqlalchemy'] is not None\n"
+        "import scipy.stats\n"
+        "assert abs(scipy.stats.norm.cdf(0) - 0.5) < 1e-12\n"
+        "try:\n"
+        "    import sqlalchemy\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "else:\n"
+        "    assert sqlalchemy.__version__\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
