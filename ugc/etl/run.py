@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ugc.adapters.clickhouse import UNKNOWN_TABLE, Warehouse, WarehouseQueryError, connect
-from ugc.adapters.kafka.consumer import OffsetOutOfRange, PartitionReader
+from ugc.adapters.kafka.consumer import Hole, OffsetOutOfRange, PartitionReader
 from ugc.errors import ConfigError, IntegrityError
 from ugc.etl.ledger import Entry, Ledger, Position, RunLog, now_iso
 from ugc.etl.lock import WarehouseLock
@@ -65,6 +65,8 @@ class PartitionResult:
     loaded: int = 0
     dead_lettered: int = 0
     skipped: int = 0
+    #: offsets below the high watermark that held no message (see ``Hole``)
+    holes: int = 0
     batches: int = 0
 
 
@@ -79,6 +81,7 @@ class RunSummary:
     loaded: int = 0
     dead_lettered: int = 0
     skipped: int = 0
+    holes: int = 0
     tables: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
     partitions: list[PartitionResult] = field(default_factory=list)
@@ -98,11 +101,12 @@ class RunSummary:
 
     def one_line(self) -> str:
         dry = " (dry run: nothing written)" if self.dry_run else ""
+        holes = f"; {self.holes} offsets held no message" if self.holes else ""
         return (
             f"etl run {self.run_id}: loaded {self.loaded}, dead-lettered {self.dead_lettered}, "
             f"skipped {self.skipped} from {self.topic} ({len(self.partitions)} partitions) "
             f"into {self.warehouse} in {self.seconds:.2f} s "
-            f"({self.events_per_second:,.0f} events/s){dry}"
+            f"({self.events_per_second:,.0f} events/s){holes}{dry}"
         )
 
 
@@ -243,6 +247,9 @@ class Loader:
             for messages in self.reader.read(
                 plan.partition, plan.start, plan.end, self.options.batch_size
             ):
+                if isinstance(messages, Hole):
+                    self._record_hole(plan, result, messages)
+                    continue
                 skipped = 0
                 if skip_before is not None:
                     skipped = _first_at_or_after(messages, skip_before)
@@ -267,6 +274,41 @@ class Loader:
             low, high = self.reader.watermarks(plan.partition)
             raise backwards_error(self.topic, plan.partition, position, low, high) from exc
         return result
+
+    def _record_hole(self, plan: PartitionPlan, result: PartitionResult, hole: Hole) -> None:
+        """Offsets the broker counts but never filled: a ledger row accounts for them (as
+        skipped, so the quality check's offset reconciliation explains them) and the run
+        moves on. No acknowledged event is in a hole: its producer got an error."""
+        log.warning(
+            "offsets without messages skipped",
+            extra={
+                "run_id": self.run_id,
+                "partition": plan.partition,
+                "first_offset": hole.start,
+                "next_offset": hole.end,
+            },
+        )
+        if not self.options.dry_run:
+            self.ledger.write(
+                Entry(
+                    self.topic,
+                    plan.partition,
+                    hole.start,
+                    hole.end - 1,
+                    hole.end,
+                    0,
+                    0,
+                    hole.size,
+                    hole.next_timestamp_ms,
+                    hole.next_timestamp_ms,
+                    "hole",
+                    self.run_id,
+                )
+            )
+            self.reader.commit({plan.partition: hole.end})
+        result.next_offset = hole.end
+        result.holes += hole.size
+        self.summary.holes += hole.size
 
     # ------------------------------------------------------------------ one batch
     def _load_batch(

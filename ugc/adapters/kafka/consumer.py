@@ -10,6 +10,14 @@ responses is right on both, so ``watermarks()`` fetches once from just before th
 and reads the cached value (the last message of a partition is always at or after the last
 batch's base offset).
 
+Holes. tansu reserves a batch's offsets (advances the high watermark) before it writes the
+batch, so for a moment a fetch can return later batches around a gap, and a write that then
+fails leaves the gap for good (its producer got an error and sent the events again, at new
+offsets). ``read()`` never steps over a gap at once: it reads it again for ``gap_wait``
+seconds, and only a gap still there after that is reported as a ``Hole`` for the caller to
+record. On Kafka, offsets jump only for transaction markers and compaction, neither of which
+this topic has.
+
 Messages are handed out as librdkafka's own objects (``.offset()``, ``.value()``, ``.key()``,
 ``.timestamp()``): copying a million of them into ours would cost more than the ETL's parse.
 """
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -32,6 +41,24 @@ _TRANSPORT = {
     KafkaError._ALL_BROKERS_DOWN,
     KafkaError._RESOLVE,
 }
+
+
+#: how long a gap in the offsets may take to fill before it counts as a hole
+GAP_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Hole:
+    """Offsets ``[start, end)`` below the high watermark that hold no message."""
+
+    start: int
+    end: int
+    #: the timestamp of the message at ``end``
+    next_timestamp_ms: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
 
 
 class OffsetOutOfRange(Exception):
@@ -125,26 +152,52 @@ class PartitionReader:
         return None if found.offset < 0 else found.offset
 
     # ------------------------------------------------------------------ reading
-    def read(self, partition: int, start: int, end: int, batch_size: int) -> Iterator[list[Any]]:
-        """Batches of at most ``batch_size`` messages with ``start <= offset < end``.
+    def read(
+        self,
+        partition: int,
+        start: int,
+        end: int,
+        batch_size: int,
+        gap_wait: float | None = None,
+    ) -> Iterator[list[Any] | Hole]:
+        """Batches of at most ``batch_size`` messages with ``start <= offset < end``, in
+        offset order and without gaps; a gap that stays ``gap_wait`` seconds is a ``Hole``.
 
         Raises ``OffsetOutOfRange`` when the broker rejects ``start`` and ``BrokerUnavailable``
         when no progress is made for ``timeout`` seconds.
         """
         if start >= end:
             return
+        if gap_wait is None:
+            gap_wait = GAP_WAIT_S
         self._assign(partition, start)
         try:
             position = start
             idle_since = time.monotonic()
+            gap_since: float | None = None
             while position < end:
                 want = min(batch_size, end - position)
                 messages = self._poll_events(want, _POLL_S, partition=partition)
                 batch = [m for m in messages if m.offset() < end]
                 if batch:
-                    position = batch[-1].offset() + 1
                     idle_since = time.monotonic()
-                    yield batch
+                    cut = _contiguous(batch, position)
+                    if cut:
+                        position = batch[cut - 1].offset() + 1
+                        gap_since = None
+                        yield batch[:cut]
+                    if cut < len(batch):  # the offsets jump: read the gap again, or give up
+                        after = batch[cut]
+                        if gap_since is None:
+                            gap_since = time.monotonic()
+                        if time.monotonic() - gap_since >= gap_wait:
+                            gap_since = None
+                            yield Hole(position, after.offset(), after.timestamp()[1])
+                            position = after.offset()
+                        else:
+                            time.sleep(0.05)
+                        self._assign(partition, position)
+                        continue
                 elif self._at_eof:
                     return
                 elif time.monotonic() - idle_since > self.timeout:
@@ -158,12 +211,13 @@ class PartitionReader:
             self._consumer.unassign()
 
     def message_at(self, partition: int, offset: int) -> Any | None:
-        """The message at ``offset`` (or the next one after a hole), ``None`` at the end."""
-        batches = self.read(partition, offset, offset + 1, 1)
+        """The message at ``offset``; ``None`` when there is none (a hole, or the end)."""
+        batches = self.read(partition, offset, offset + 1, 1, gap_wait=0.0)
         try:
-            return next(iter(batches), [None])[0]
+            found = next(iter(batches), None)
         finally:
             batches.close()
+        return found[0] if isinstance(found, list) else None
 
     def commit(self, positions: dict[int, int]) -> None:
         """Publish next-to-read offsets to the consumer group (for lag tools; not our truth)."""
@@ -225,3 +279,13 @@ class PartitionReader:
         err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
         text = err.str() if err is not None else str(exc)
         return BrokerUnavailable(f"kafka at {self.bootstrap}: {text}")
+
+
+def _contiguous(batch: list[Any], position: int) -> int:
+    """How many messages at the head of ``batch`` follow ``position`` without a gap."""
+    if batch[0].offset() == position and batch[-1].offset() - position == len(batch) - 1:
+        return len(batch)
+    for index, message in enumerate(batch):
+        if message.offset() != position + index:
+            return index
+    return len(batch)
