@@ -84,7 +84,9 @@ def test_redis_stopped_the_collector_keeps_answering_and_identity_falls_back(
         topic_name,
         redis.url,
         rate_limit_per_second="100000",
-        **_identity_settings(standin),
+        # this test is about Redis: a loaded CI host must not push the (healthy) auth service
+        # past its 300 ms timeout, which would rightly fall back to the local check
+        **_identity_settings(standin, auth_timeout_ms="3000"),
     )
     try:
         with Collector(tmp_path, settings) as collector:
