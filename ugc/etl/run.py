@@ -40,9 +40,10 @@ from ugc.settings import Settings
 
 Progress = Callable[[int], None]
 log = get_logger("ugc.etl")
-#: messages routed per insert: small enough that routing the next chunk overlaps most of the
-#: batch's insert time, large enough that each table still gets blocks of a few thousand rows
-_CHUNK = 12_500
+#: messages routed per insert. Routing chunk k+1 overlaps the insert of chunk k; smaller chunks
+#: overlap more but make more, smaller parts for chdb to write and merge (measured, 500k events
+#: on chdb: 12,500 costs ~10 % more CPU than whole batches, 25,000 ~3 %)
+_CHUNK = 25_000
 
 
 @dataclass(frozen=True)
