@@ -184,6 +184,11 @@ class Settings:
     )
     etl_group: str = _setting("ugc-etl", str, "Consumer group the ETL commits offsets to.")
     etl_batch_size: int = _setting(50000, _positive(int), "Messages per ETL batch.")
+    etl_hole_after_s: float = _setting(
+        120.0,
+        _non_negative(float),
+        "A gap in the offsets is skipped as a hole once the message after it is this old.",
+    )
     # --- logs
     log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "Log level.")
     log_format: str = _setting("json", _choice("json", "text"), "Log format.")

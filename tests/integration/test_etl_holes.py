@@ -1,4 +1,4 @@
-"""Offsets that hold no message: the ETL waits for a gap to fill, then records it as a hole.
+"""Offsets that hold no message: the ETL stops before a young gap and records an old one.
 
 Real holes on the real broker: a transactional producer's commit marker takes an offset that
 a ``read_committed`` consumer never sees (Kafka and tansu alike), so each committed
@@ -11,13 +11,14 @@ from __future__ import annotations
 from confluent_kafka import Producer
 
 from tests.support.warehouse import canonical_record, encode, etl_settings, loaded_counts
-from ugc.adapters.kafka import consumer
 from ugc.adapters.kafka.admin import create_topic
 from ugc.adapters.kafka.consumer import Hole, PartitionReader
 from ugc.etl import RunOptions, etl_status, run_etl
 
 TRANSACTIONS = 3
 PER_TRANSACTION = 4
+STEP = PER_TRANSACTION + 1  # the messages, then the commit marker
+AFTER_LAST_MESSAGE = TRANSACTIONS * STEP - 1  # then the last marker
 
 
 def _transactions(bootstrap: str, topic: str) -> None:
@@ -31,36 +32,46 @@ def _transactions(bootstrap: str, topic: str) -> None:
         producer.commit_transaction(10)
 
 
-def test_the_reader_waits_for_a_gap_then_reports_it_as_a_hole(kafka_broker, topic_name) -> None:
+def _read(bootstrap: str, topic: str, hole_after: float) -> list[object]:
+    with PartitionReader(bootstrap, topic, "holes", hole_after=hole_after) as reader:
+        _low, high = reader.watermarks(0)
+        assert high == TRANSACTIONS * STEP
+        assert reader.message_at(0, PER_TRANSACTION) is None  # a marker's offset: no message
+        return [
+            (item.start, item.end) if isinstance(item, Hole) else [m.offset() for m in item]
+            for item in reader.read(0, 0, high, 100)
+        ]
+
+
+def test_an_old_gap_is_a_hole_a_young_one_ends_the_read(kafka_broker, topic_name) -> None:
     create_topic(kafka_broker.bootstrap, topic_name, 1)
     _transactions(kafka_broker.bootstrap, topic_name)
-    with PartitionReader(kafka_broker.bootstrap, topic_name, "holes") as reader:
-        _low, high = reader.watermarks(0)
-        read = list(reader.read(0, 0, high, 100, gap_wait=0.3))
-        assert reader.message_at(0, PER_TRANSACTION) is None  # a marker's offset: no message
-    step = PER_TRANSACTION + 1
+    first = list(range(PER_TRANSACTION))
+    # the messages after each gap are a moment old: a write could still be in flight
+    assert _read(kafka_broker.bootstrap, topic_name, hole_after=3600) == [first]
+    # old enough: every gap followed by a message is a hole (the last marker is at the end)
     expected: list[object] = []
     for n in range(TRANSACTIONS):
-        expected.append(list(range(n * step, n * step + PER_TRANSACTION)))
-        if n * step + PER_TRANSACTION + 1 < high:  # the last marker is past every message
-            expected.append((n * step + PER_TRANSACTION, n * step + step))
-    assert [
-        (item.start, item.end) if isinstance(item, Hole) else [m.offset() for m in item]
-        for item in read
-    ] == expected
+        expected.append(list(range(n * STEP, n * STEP + PER_TRANSACTION)))
+        if n < TRANSACTIONS - 1:
+            expected.append((n * STEP + PER_TRANSACTION, (n + 1) * STEP))
+    assert _read(kafka_broker.bootstrap, topic_name, hole_after=0) == expected
 
 
 def test_holes_are_recorded_in_the_ledger_and_every_message_is_loaded(
-    kafka_broker, warehouse, topic_name, monkeypatch
+    kafka_broker, warehouse, topic_name
 ) -> None:
-    monkeypatch.setattr(consumer, "GAP_WAIT_S", 0.3)
     create_topic(kafka_broker.bootstrap, topic_name, 1)
     _transactions(kafka_broker.bootstrap, topic_name)
-    settings = etl_settings(kafka_broker.bootstrap, topic_name, warehouse.url)
+    young = etl_settings(kafka_broker.bootstrap, topic_name, warehouse.url)
+    old = etl_settings(kafka_broker.bootstrap, topic_name, warehouse.url, etl_hole_after_s=0)
 
-    summary = run_etl(settings, RunOptions(batch_size=3))
+    waiting = run_etl(young, RunOptions(batch_size=3))
+    assert (waiting.loaded, waiting.holes) == (PER_TRANSACTION, 0)
+    assert etl_status(young)["partitions"][0]["ledger_position"] == PER_TRANSACTION
 
-    assert summary.loaded == TRANSACTIONS * PER_TRANSACTION
+    summary = run_etl(old, RunOptions(batch_size=3))
+    assert summary.loaded == (TRANSACTIONS - 1) * PER_TRANSACTION
     assert summary.holes == TRANSACTIONS - 1
     assert loaded_counts(warehouse)["events_like"] == TRANSACTIONS * PER_TRANSACTION
     # the ledger accounts for every offset up to the last message, holes as skipped
@@ -68,13 +79,12 @@ def test_holes_are_recorded_in_the_ledger_and_every_message_is_loaded(
         "SELECT sum(last_offset - first_offset + 1), sum(rows_skipped), countIf(mode = 'hole') "
         "FROM load_ledger"
     )
-    after_last_message = TRANSACTIONS * (PER_TRANSACTION + 1) - 1  # then the last marker
     assert (int(covered), int(skipped), int(holes)) == (
-        after_last_message,
+        AFTER_LAST_MESSAGE,
         TRANSACTIONS - 1,
         TRANSACTIONS - 1,
     )
-    # a second run finds nothing new and no hole twice
-    again = run_etl(settings, RunOptions())
+    # a second run finds nothing new, no hole twice, and its fingerprint check still works
+    again = run_etl(old, RunOptions())
     assert (again.loaded, again.holes) == (0, 0)
-    assert etl_status(settings)["partitions"][0]["ledger_position"] == after_last_message
+    assert etl_status(old)["partitions"][0]["ledger_position"] == AFTER_LAST_MESSAGE

@@ -84,15 +84,21 @@ class Ledger:
         self._last_ns = 0
 
     def positions(self, topic: str) -> dict[int, Position]:
+        # the fingerprint (last offset and its timestamp) comes from the last row that read a
+        # message: a hole row's last offset holds none
+        read = "mode != 'hole'"
         rows = self.warehouse.query(
             f"SELECT kafka_partition, argMax(next_offset, written_ns), "
-            f"argMax(last_offset, written_ns), argMax(load_run_id, written_ns), max(written_at), "
-            f"toUnixTimestamp(argMax(last_timestamp, written_ns)) "
+            f"argMaxIf(last_offset, written_ns, {read}), argMax(load_run_id, written_ns), "
+            f"max(written_at), toUnixTimestamp(argMaxIf(last_timestamp, written_ns, {read})), "
+            f"countIf({read}) "
             f"FROM {LEDGER} WHERE topic = %(topic)s GROUP BY kafka_partition",
             {"topic": topic},
         )
         return {
-            int(r[0]): Position(int(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4], int(r[5]))
+            int(r[0]): Position(
+                int(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4], int(r[5]) if r[6] else None
+            )
             for r in rows
         }
 

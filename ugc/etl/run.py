@@ -131,7 +131,10 @@ def run_etl(
     with (
         connect(settings.warehouse_url) as warehouse,
         PartitionReader(
-            settings.kafka_bootstrap, settings.kafka_topic, settings.etl_group
+            settings.kafka_bootstrap,
+            settings.kafka_topic,
+            settings.etl_group,
+            hole_after=settings.etl_hole_after_s,
         ) as reader,
     ):
         loader = Loader(warehouse, reader, registry, options, progress=progress, on_plan=on_plan)
@@ -277,9 +280,10 @@ class Loader:
         return result
 
     def _record_hole(self, plan: PartitionPlan, result: PartitionResult, hole: Hole) -> None:
-        """Offsets the broker counts but never filled: a ledger row accounts for them (as
-        skipped, so the quality check's offset reconciliation explains them) and the run
-        moves on. No acknowledged event is in a hole: its producer got an error."""
+        """Offsets the broker counts but never filled, and the message after them older than
+        ``etl_hole_after_s`` (far past any producer's delivery timeout: no acknowledged event
+        can still land there). A ledger row accounts for them, as skipped, so the quality
+        check's offset reconciliation explains them, and the run moves on."""
         log.warning(
             "offsets without messages skipped",
             extra={
@@ -307,6 +311,7 @@ class Loader:
                 )
             )
             self.reader.commit({plan.partition: hole.end})
+            self.lock.heartbeat(every_s=10.0)
         result.next_offset = hole.end
         result.holes += hole.size
         self.summary.holes += hole.size
@@ -451,7 +456,8 @@ class Loader:
         return data
 
     def _counts(self) -> tuple[int, int, int]:
-        return (self.summary.loaded, self.summary.dead_lettered, self.summary.skipped)
+        summary = self.summary
+        return (summary.loaded, summary.dead_lettered, summary.skipped + summary.holes)
 
     def _record_failure(self, exc: BaseException) -> None:
         if self.options.dry_run or not self.lock.held:

@@ -1,7 +1,10 @@
 """The ETL's consumer: bounded reads of one partition at a time with ``assign()``.
 
 Never ``subscribe()``: a group join costs seconds (about 23 s on tansu) and rebalances move
-partitions under a batch load. The consumer group is used only to *publish* progress
+partitions under a batch load. Every ``assign()`` gets a consumer of its own, closed when the
+read ends: once a read reaches its end librdkafka has already sent the next fetch, which the
+broker holds for up to ``fetch.wait.max.ms``, and a shared consumer's next assignment would
+wait behind it (2 s per partition switch measured; a new consumer costs about 5 ms). The consumer group is used only to *publish* progress
 (``commit``), so standard lag tools (``kafka-consumer-groups --describe``) show the ETL.
 
 The high watermark. ``ListOffsets`` (``get_watermark_offsets`` without the cache) is right on
@@ -13,8 +16,9 @@ batch's base offset).
 Holes. tansu reserves a batch's offsets (advances the high watermark) before it writes the
 batch, so for a moment a fetch can return later batches around a gap, and a write that then
 fails leaves the gap for good (its producer got an error and sent the events again, at new
-offsets). ``read()`` never steps over a gap at once: it reads it again for ``gap_wait``
-seconds, and only a gap still there after that is reported as a ``Hole`` for the caller to
+offsets). ``read()`` never steps over a young gap: it reads it again briefly, then stops there
+(the next run looks again). Only when the message after the gap is older than ``hole_after``
+seconds, far beyond any producer's delivery timeout, is the gap a ``Hole`` for the caller to
 record. On Kafka, offsets jump only for transaction markers and compaction, neither of which
 this topic has.
 
@@ -32,6 +36,9 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from ugc.errors import BrokerUnavailable, ConfigError
+from ugc.log import get_logger
+
+log = get_logger("ugc.adapters.kafka.consumer")
 
 #: how long one ``consume`` call waits for messages before the loop checks again
 _POLL_S = 0.5
@@ -43,8 +50,8 @@ _TRANSPORT = {
 }
 
 
-#: how long a gap in the offsets may take to fill before it counts as a hole
-GAP_WAIT_S = 5.0
+#: how long a read looks at a young gap again before it stops there (a write in flight)
+GAP_REREAD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,8 @@ def consumer_config(bootstrap: str, group: str) -> dict[str, Any]:
         # tansu answers a fetch it cannot assemble within this budget with *nothing*, and
         # assembling gets slower as a partition holds more batches: at 20 ms a partition of
         # ~35k single-message batches (a soak's few minutes) could no longer be read at all.
-        # It costs nothing on the normal path: reads stop at the expected end offset, never
-        # waiting for an empty fetch at the high watermark.
+        # Reads stop at the expected end offset and every assignment has its own consumer,
+        # so nothing waits for a fetch parked at the high watermark.
         "fetch.wait.max.ms": 2000,
         "fetch.max.bytes": 32 * 1024 * 1024,
         "max.partition.fetch.bytes": 8 * 1024 * 1024,
@@ -92,12 +99,30 @@ def consumer_config(bootstrap: str, group: str) -> dict[str, Any]:
 class PartitionReader:
     """Reads ``[start, end)`` of one partition at a time; commits positions to the group."""
 
-    def __init__(self, bootstrap: str, topic: str, group: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        group: str,
+        *,
+        timeout: float = 10.0,
+        hole_after: float = 120.0,
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.timeout = timeout
+        #: a gap is a hole once the message after it is this old (seconds)
+        self.hole_after = hole_after
+        self._config = consumer_config(bootstrap, group)
+        #: metadata, offsets for times, commits: never assigned, so never behind a fetch
+        self._consumer = self._new_consumer()
+        #: the consumer of the current assignment (see the module docstring)
+        self._fetcher: Consumer | None = None
+        self._at_eof = False
+
+    def _new_consumer(self) -> Consumer:
         try:
-            self._consumer = Consumer(consumer_config(bootstrap, group))
+            return Consumer(self._config)
         except KafkaException as exc:
             raise ConfigError(f"bad Kafka consumer settings: {exc}") from exc
 
@@ -125,12 +150,14 @@ class PartitionReader:
         self._assign(partition, listed - 1)
         deadline = time.monotonic() + self.timeout
         high = -1
-        while time.monotonic() < deadline:
-            self._poll_events(1, _POLL_S)
-            high = self._consumer.get_watermark_offsets(tp, cached=True)[1]
-            if high >= 0:
-                break
-        self._consumer.unassign()
+        try:
+            while time.monotonic() < deadline:
+                self._poll_events(1, _POLL_S)
+                high = self._fetching().get_watermark_offsets(tp, cached=True)[1]
+                if high >= 0:
+                    break
+        finally:
+            self._unassign()
         if high < 0:
             raise BrokerUnavailable(
                 f"kafka at {self.bootstrap} did not answer a fetch of {self.topic}[{partition}]"
@@ -153,23 +180,17 @@ class PartitionReader:
 
     # ------------------------------------------------------------------ reading
     def read(
-        self,
-        partition: int,
-        start: int,
-        end: int,
-        batch_size: int,
-        gap_wait: float | None = None,
+        self, partition: int, start: int, end: int, batch_size: int, *, holes: bool = True
     ) -> Iterator[list[Any] | Hole]:
         """Batches of at most ``batch_size`` messages with ``start <= offset < end``, in
-        offset order and without gaps; a gap that stays ``gap_wait`` seconds is a ``Hole``.
+        offset order and without gaps. At a gap: a ``Hole`` when the message after it is
+        older than ``hole_after`` (and ``holes``), else the read ends there.
 
         Raises ``OffsetOutOfRange`` when the broker rejects ``start`` and ``BrokerUnavailable``
         when no progress is made for ``timeout`` seconds.
         """
         if start >= end:
             return
-        if gap_wait is None:
-            gap_wait = GAP_WAIT_S
         self._assign(partition, start)
         try:
             position = start
@@ -186,15 +207,27 @@ class PartitionReader:
                         position = batch[cut - 1].offset() + 1
                         gap_since = None
                         yield batch[:cut]
-                    if cut < len(batch):  # the offsets jump: read the gap again, or give up
+                    if cut < len(batch):  # the offsets jump: a hole, a write in flight, or stop
                         after = batch[cut]
-                        if gap_since is None:
-                            gap_since = time.monotonic()
-                        if time.monotonic() - gap_since >= gap_wait:
+                        after_ms = after.timestamp()[1]
+                        if holes and time.time() * 1000 - after_ms >= self.hole_after * 1000:
                             gap_since = None
-                            yield Hole(position, after.offset(), after.timestamp()[1])
+                            yield Hole(position, after.offset(), after_ms)
                             position = after.offset()
                         else:
+                            if gap_since is None:
+                                gap_since = time.monotonic()
+                            if time.monotonic() - gap_since >= GAP_REREAD_S:
+                                log.warning(
+                                    "offsets not filled yet: the read stops before them",
+                                    extra={
+                                        "partition": partition,
+                                        "first_offset": position,
+                                        "next_offset": after.offset(),
+                                        "age_s": round(time.time() - after_ms / 1000, 1),
+                                    },
+                                )
+                                return
                             time.sleep(0.05)
                         self._assign(partition, position)
                         continue
@@ -208,11 +241,11 @@ class PartitionReader:
                 if messages and messages[-1].offset() >= end - 1:
                     return
         finally:
-            self._consumer.unassign()
+            self._unassign()
 
     def message_at(self, partition: int, offset: int) -> Any | None:
         """The message at ``offset``; ``None`` when there is none (a hole, or the end)."""
-        batches = self.read(partition, offset, offset + 1, 1, gap_wait=0.0)
+        batches = self.read(partition, offset, offset + 1, 1, holes=False)
         try:
             found = next(iter(batches), None)
         finally:
@@ -237,6 +270,7 @@ class PartitionReader:
         return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in found}
 
     def close(self) -> None:
+        self._unassign()
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             consumer.close()
@@ -249,13 +283,24 @@ class PartitionReader:
 
     # ------------------------------------------------------------------ internals
     def _assign(self, partition: int, offset: int) -> None:
+        self._unassign()
         self._at_eof = False
-        self._consumer.assign([TopicPartition(self.topic, partition, offset)])
+        self._fetcher = self._new_consumer()
+        self._fetcher.assign([TopicPartition(self.topic, partition, offset)])
+
+    def _unassign(self) -> None:
+        fetcher, self._fetcher = self._fetcher, None
+        if fetcher is not None:
+            fetcher.close()
+
+    def _fetching(self) -> Consumer:
+        assert self._fetcher is not None, "nothing assigned"
+        return self._fetcher
 
     def _poll_events(self, count: int, timeout: float, partition: int | None = None) -> list[Any]:
         """Messages only; EOF is remembered, errors become ours."""
         try:
-            events = self._consumer.consume(count, timeout)
+            events = self._fetching().consume(count, timeout)
         except KafkaException as exc:
             raise self._unavailable(exc) from exc
         messages = []
