@@ -111,3 +111,23 @@ def test_values_round_trip_on_both_backends(warehouse):
         )
     stamp = "2026-11-23 18:32:56.123" if warehouse.backend == "chdb" else "2026-11-23 18:32:56"
     assert got == [(2**40, None, stamp, row["error"], row["payload"])]
+
+
+def test_chdb_arrow_blocks_and_the_text_fallback_store_the_same_values(chdb_warehouse):
+    """chdb takes blocks as Arrow tables; a block Arrow refuses (here a bool where the table
+    has an integer) goes as JSON text. Both must store the same values."""
+    columns = ["topic", "kafka_partition", "kafka_offset", "kafka_key", "kafka_timestamp"]
+    columns += ["reason", "error", "payload", "dead_lettered_at", "load_run_id"]
+    arrow = ["t", 1, 2**40, None, "2026-11-23T18:32:56.123Z"]
+    arrow += ["bad_json", 'it\'s \\ "q"', "ünï", "2026-11-23T18:33:00.000Z", "arrow"]
+    text = [*arrow[:-1], "text"]
+    text[1] = True  # UInt32: Arrow refuses a bool, the text path stores 1
+    with chdb_warehouse.open() as wh:
+        for row in (arrow, text):
+            assert wh.insert("dead_letters", columns, [[v] for v in row]) == 1
+        got = wh.query(
+            "SELECT load_run_id, kafka_partition, kafka_offset, kafka_key, "
+            "toString(kafka_timestamp), error, payload FROM dead_letters ORDER BY load_run_id"
+        )
+    same = (1, 2**40, None, "2026-11-23 18:32:56.123", arrow[6], "ünï")
+    assert got == [("arrow", *same), ("text", *same)]

@@ -158,7 +158,8 @@ class EmbeddedWarehouse(Warehouse):
                 return None
             try:
                 arrays.append(pa.array(values, kind))
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
+            except (pa.ArrowException, ValueError, TypeError, OverflowError):
+                # out of range, a lone surrogate, a bool for an integer: the text path decides
                 return None
         return pa.Table.from_arrays(arrays, names=list(columns))
 
