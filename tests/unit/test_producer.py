@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from confluent_kafka import KafkaError
@@ -68,3 +69,38 @@ def test_the_watchdog_bound_follows_the_configured_timeouts() -> None:
     client = _Client(config, lambda _client, _err: None)
     expected = (config["message.timeout.ms"] + config["request.timeout.ms"]) / 1000
     assert client._report_within == pytest.approx(expected + module._REPORT_GRACE_S)
+
+
+def test_a_client_whose_deliveries_keep_failing_is_retired_a_success_resets_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a broker restart an idempotent producer could stay stuck while every message
+    timed out (the restart chaos test); only a new producer got through."""
+    monkeypatch.setattr(module, "_REBUILD_AFTER_S", 0.05)
+    client = _Client(_config(), lambda _client, _err: None)
+    timed_out = KafkaError(KafkaError._MSG_TIMED_OUT)
+    loop = asyncio.new_event_loop()
+    try:
+        client.on_delivery(loop.create_future(), timed_out, None)
+        client.on_delivery(loop.create_future(), None, None)  # a success in between
+        time.sleep(0.06)
+        client.on_delivery(loop.create_future(), timed_out, None)
+        assert not client.retired
+        time.sleep(0.06)
+        client.on_delivery(loop.create_future(), timed_out, None)
+        assert client.retired
+    finally:
+        loop.close()
+
+
+def test_a_client_that_lost_a_report_is_retired() -> None:
+    async def scenario() -> bool:
+        client = _Client(_config(), lambda _client, _err: None)
+        client._report_within = 0.01
+        client.start(asyncio.get_running_loop())
+        client.produced(asyncio.get_running_loop().create_future())
+        await asyncio.sleep(0.3)
+        client.stop_polling()
+        return client.retired
+
+    assert asyncio.run(scenario())

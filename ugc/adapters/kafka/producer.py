@@ -67,6 +67,8 @@ _POLL_SECONDS = 0.05
 _WATCHDOG_S = 0.1
 #: beyond librdkafka's own bound (message timeout + request timeout) for a delivery report
 _REPORT_GRACE_S = 2.0
+#: a client whose deliveries have all failed for this long is replaced by a new one
+_REBUILD_AFTER_S = 10.0
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
@@ -107,14 +109,26 @@ class _Client:
         self._running = True
         self._thread = threading.Thread(target=self._poll_forever, name="kafka-poll", daemon=True)
         self._timer: asyncio.TimerHandle | None = None
+        #: since when every delivery report has been a failure (None: the last one succeeded)
+        self._failing_since: float | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._thread.start()
 
     def on_delivery(self, future: asyncio.Future[None], err: KafkaError | None, _msg: Any) -> None:
-        if err is not None and err.code() in _FENCED:
+        if err is None:
+            self._failing_since = None
+        elif err.code() in _FENCED:
             self.retired = True  # the next publish builds a new producer
+        elif err.code() not in _NOT_PERSISTED:
+            # timeouts since a while: after a broker restart an idempotent producer can stay
+            # stuck re-acquiring its id while every message times out; a new one is not
+            now = time.monotonic()
+            if self._failing_since is None:
+                self._failing_since = now
+            elif now - self._failing_since >= _REBUILD_AFTER_S:
+                self.retired = True
         self._done.append((future, err))
 
     def _error(self, err: KafkaError) -> None:
@@ -161,6 +175,7 @@ class _Client:
                 failure = BrokerUnavailable("kafka sent no delivery report in time", retry_after=5)
                 failure.possibly_persisted = True  # type: ignore[attr-defined]
                 future.set_exception(failure)
+                self.retired = True  # a client that loses reports is not trusted again
 
     def _dispatch(self) -> None:
         """Hand the acks collected off the loop thread to the loop, in one call."""
