@@ -69,56 +69,62 @@ WRK_TIMEOUT_S = 5.0
 
 
 # --------------------------------------------------------------------------- servers
-class Gunicorn(ManagedProcess):
+class _Server(ManagedProcess):
+    """A benchmarked HTTP server on a free port, ready when ``/healthz`` answers 200."""
+
+    def __init__(self, workdir: Path, workers: int) -> None:
+        super().__init__(workdir)
+        self.port = free_port()
+        self.workers = workers
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+            return response.status == 200
+
+    def gunicorn(self, app: str, *options: str) -> list[str]:
+        """gunicorn serving ``app`` from scripts/, with ``ugc serve``'s backlog."""
+        return [
+            str(VENV_BIN / "gunicorn"),
+            "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers),
+            *options,
+            "--backlog", "2048",
+            "--log-level", "warning",
+            "--pythonpath", f"{ROOT / 'scripts'},{ROOT}",
+            app,
+        ]  # fmt: skip
+
+
+class Gunicorn(_Server):
     """The hello-world baseline under gunicorn, configured like `ugc serve`."""
 
     name = "hello"
     ready_timeout = 30.0
 
     def __init__(self, workdir: Path, workers: int, worker_class: str) -> None:
-        super().__init__(workdir)
-        self.port = free_port()
-        self.workers = workers
+        super().__init__(workdir, workers)
         self.worker_class = worker_class
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def command(self) -> list[str]:
-        return [
-            str(VENV_BIN / "gunicorn"),
-            "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers),
-            "--worker-class", self.worker_class,
-            # as ugc.collector.server.CollectorServer sets them
-            "--backlog", "2048",
-            "--keep-alive", "5",
-            "--log-level", "warning",
-            "--pythonpath", f"{ROOT / 'scripts'},{ROOT}",
-            "bench_hello:app",
-        ]  # fmt: skip
-
-    def ready(self) -> bool:
-        with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-            return response.status == 200
+        # as ugc.collector.server.CollectorServer sets them
+        return self.gunicorn(
+            "bench_hello:app", "--worker-class", self.worker_class, "--keep-alive", "5"
+        )
 
 
-class Collector(ManagedProcess):
+class Collector(_Server):
     """`ugc serve` with the settings of a benchmark run."""
 
     name = "collector"
     ready_timeout = 60.0
 
     def __init__(self, workdir: Path, workers: int, settings: dict[str, str]) -> None:
-        super().__init__(workdir)
-        self.port = free_port()
-        self.workers = workers
+        super().__init__(workdir, workers)
         self.settings = settings
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
         return [
@@ -134,47 +140,25 @@ class Collector(ManagedProcess):
         env["PYTHONPATH"] = str(ROOT)
         return env
 
-    def ready(self) -> bool:
-        with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-            return response.status == 200
 
-
-class SeedFlask(ManagedProcess):
+class SeedFlask(_Server):
     """The seed-style baseline: Flask under gunicorn's sync worker (scripts/bench_seed_flask.py)."""
 
     name = "seed"
     ready_timeout = 30.0
 
     def __init__(self, workdir: Path, workers: int, bootstrap: str, topic: str) -> None:
-        super().__init__(workdir)
-        self.port = free_port()
-        self.workers = workers
+        super().__init__(workdir, workers)
         self.bootstrap = bootstrap
         self.topic = topic
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def command(self) -> list[str]:
-        return [
-            str(VENV_BIN / "gunicorn"),
-            "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers),
-            "--backlog", "2048",
-            "--log-level", "warning",
-            "--pythonpath", f"{ROOT / 'scripts'},{ROOT}",
-            "bench_seed_flask:app",
-        ]  # fmt: skip
+        return self.gunicorn("bench_seed_flask:app")
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("UGC_")}
         env |= {"SEED_KAFKA_BOOTSTRAP": self.bootstrap, "SEED_KAFKA_TOPIC": self.topic}
         return env
-
-    def ready(self) -> bool:
-        with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-            return response.status == 200
 
 
 def _worker_class() -> str:
@@ -307,7 +291,8 @@ def measure(
     # connections a short run would hide the ones never served, so run at least 3 x timeout
     seconds = args.seconds if connections < 1000 else max(args.seconds, 3 * WRK_TIMEOUT_S)
     settle(url)
-    wrk(url, path, bodies, connections=connections, threads=threads, seconds=args.warmup)
+    if args.warmup > 0:
+        wrk(url, path, bodies, connections=connections, threads=threads, seconds=args.warmup)
     runs = []
     for _ in range(args.repeats):
         waited = settle(url)
