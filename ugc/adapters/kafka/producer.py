@@ -164,10 +164,6 @@ class _Client:
         """Fail futures whose delivery report is overdue: the caller spools the event (a
         copy the broker did write is removed downstream by its event_id)."""
         pending = self._pending
-        while pending and pending[0][1].done():
-            pending.popleft()
-        if not pending or pending[0][0] > time.monotonic():
-            return
         now = time.monotonic()
         while pending and (pending[0][1].done() or pending[0][0] <= now):
             _deadline, future = pending.popleft()
