@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -98,4 +99,18 @@ class CollectorServer(BaseApplication):
         from ugc import log as ugc_log
 
         ugc_log.configure(self.settings.log_level, self.settings.log_format)
-        return build_app(self.settings)
+        app = build_app(self.settings)
+        _settle_gc()
+        return app
+
+
+def _settle_gc() -> None:
+    """Move everything the start-up allocated out of the cyclic collector's reach.
+
+    A worker holds a few hundred thousand long-lived objects (Falcon, marshmallow, prometheus,
+    confluent-kafka); every full collection would rescan them all, a pause of tens of
+    milliseconds that lands in the p99. ``gc.freeze`` (the technique of Instagram's Django
+    fleet) leaves only the objects requests create to the collector.
+    """
+    gc.collect()
+    gc.freeze()
