@@ -111,7 +111,7 @@ class Settings:
     kafka_acks_timeout_ms: int = _setting(
         5000, _positive(int), "How long the collector waits for the broker's ack before spooling."
     )
-    kafka_linger_ms: int = _setting(5, _non_negative(int), "Producer linger (batching window).")
+    kafka_linger_ms: int = _setting(2, _non_negative(int), "Producer linger (batching window).")
     kafka_compression: str = _setting(
         "lz4", _choice("none", "gzip", "snappy", "lz4", "zstd"), "Producer compression codec."
     )
