@@ -116,6 +116,26 @@ class Gunicorn(_Server):
         )
 
 
+class AckFloor(Gunicorn):
+    """The ack-floor baseline (scripts/bench_ack_floor.py): hello-world that publishes each body
+    through the collector's KafkaPublisher and answers once the broker acknowledged it."""
+
+    name = "floor"
+
+    def __init__(self, workdir: Path, workers: int, worker_class: str, env: dict[str, str]):
+        super().__init__(workdir, workers, worker_class)
+        self.settings = env
+
+    def command(self) -> list[str]:
+        return self.gunicorn(
+            "bench_ack_floor:app", "--worker-class", self.worker_class, "--keep-alive", "5"
+        )
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("UGC_")}
+        return env | self.settings
+
+
 class Collector(_Server):
     """`ugc serve` with the settings of a benchmark run."""
 
@@ -462,13 +482,14 @@ def _print_row(row: dict[str, Any]) -> None:
 def table(results: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| target | mode | identity | conns | events/s | p50 ms | p95 ms | p99 ms | max ms "
-        "| errors | CPU ms/event | load | ÷ hello | ÷ seed |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| errors | CPU ms/event | load | ÷ hello | ÷ floor | ÷ seed |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results:
         lat = row["latency_ms"]
         ratio = row.get("ratio_to_hello")
         seed = row.get("ratio_to_seed")
+        floor = row.get("ratio_to_floor")
         cpu = row.get("cpu_ms_per_event")
         lines.append(
             f"| {row['target']} | {row['mode']} | {row['identity']} | {row['connections']} "
@@ -476,6 +497,7 @@ def table(results: list[dict[str, Any]]) -> list[str]:
             f"| {lat['p99']:.2f} | {lat['max']:.1f} | {row['errors']} "
             f"| {'' if cpu is None else f'{cpu:.3f}'} | {row.get('load_before', '')} "
             f"| {'' if ratio is None else f'{ratio:.2f}'} "
+            f"| {'' if floor is None else f'{floor:.2f}'} "
             f"| {'' if seed is None else f'{seed:.2f}'} |"
         )
     return lines
@@ -548,10 +570,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--modes", default="single,batch", help="single and/or batch")
     parser.add_argument("--identity", default="anonymous,token", help="anonymous and/or token")
     parser.add_argument(
-        "--only", choices=("hello", "collector", "seed"), help="run one target only"
+        "--only", choices=("hello", "floor", "collector", "seed"), help="run one target only"
     )
     parser.add_argument(
-        "--targets", default="hello,seed,collector", help="hello, seed and/or collector"
+        "--targets",
+        default="hello,floor,seed,collector",
+        help="hello, floor (the ack floor), seed and/or collector",
     )
     parser.add_argument(
         "--set",
@@ -640,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tokens: list[str] | None = None
         env: dict[str, str] = {}
-        need_broker = "collector" in args.target_list or "seed" in args.target_list
+        need_broker = bool({"collector", "seed", "floor"} & set(args.target_list))
         if have_collector and need_broker:
             broker = stack.enter_context(KafkaBroker(workdir))
             redis = stack.enter_context(RedisServer(workdir))
@@ -679,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         env |= args.overrides
         targets = [
-            t for t in ("hello", "seed", "collector")
+            t for t in ("hello", "floor", "seed", "collector")
             if t in args.target_list and (t == "hello" or have_collector)
         ]  # fmt: skip
         for target in targets:
@@ -687,14 +711,16 @@ def main(argv: list[str] | None = None) -> int:
                 server: ManagedProcess = Gunicorn(workdir, args.workers, worker_class)
             elif target == "seed":
                 server = SeedFlask(workdir, args.workers, *seed_kafka)
+            elif target == "floor":
+                server = AckFloor(workdir, args.workers, worker_class, env)
             else:
                 server = Collector(workdir, args.workers, env)
             with server:
                 print(f"{target}: up on {server.url} (pid {server.process.pid})", flush=True)
                 for connections in args.connection_list:
                     for mode in args.mode_list:
-                        if target == "seed" and mode != "single":
-                            continue  # the seeds have no batch endpoint
+                        if target in ("seed", "floor") and mode != "single":
+                            continue  # the seeds have no batch endpoint; the floor is per event
                         for identity in identities if target == "collector" else ["anonymous"]:
                             label = {"target": target, "mode": mode, "identity": identity}
                             results.append(
@@ -732,14 +758,18 @@ def main(argv: list[str] | None = None) -> int:
     baselines = {
         (r["target"], r["mode"], r["connections"]): r["events_per_s"]
         for r in results
-        if r["target"] in ("hello", "seed")
+        if r["target"] in ("hello", "seed", "floor")
     }
     for row in results:
-        if row["target"] != "collector":
+        if row["target"] not in ("collector", "floor"):
             continue
-        for name in ("hello", "seed"):
+        for name in ("hello", "seed", "floor"):
             base = baselines.get((name, row["mode"], row["connections"]))
-            if base and (name == "hello" or row["identity"] == "anonymous"):
+            if (
+                base
+                and name != row["target"]
+                and (name != "seed" or row["identity"] == "anonymous")
+            ):
                 row[f"ratio_to_{name}"] = round(row["events_per_s"] / base, 3)
     checks = verdicts(results)
     print()
@@ -748,6 +778,17 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(table(results)))
     for check in checks:
         print(f"  [{'PASS' if check['ok'] else 'MISS'}] {check['what']}")
+    for row in results:
+        if row["target"] == "floor" and row.get("ratio_to_hello") is not None:
+            print(
+                f"  ack floor ÷ hello-world, {row['mode']} @{row['connections']}: "
+                f"{row['ratio_to_hello']:.2f} (the ceiling of the collector's ratio)"
+            )
+        if row["target"] == "collector" and row.get("ratio_to_floor") is not None:
+            print(
+                f"  collector ÷ ack floor, {row['identity']} {row['mode']} "
+                f"@{row['connections']}: {row['ratio_to_floor']:.2f}"
+            )
     for row in results:
         if row.get("ratio_to_seed") is not None:
             print(

@@ -26,7 +26,10 @@ SECTIONS = [
         "Single-event and batch POSTs through `ugc serve` (gunicorn, ASGI workers, acks=all) "
         "driven by wrk on the same cores; baselines in the same run: a hello-world endpoint on "
         "the same server stack, and the seed-style server (Flask on gunicorn sync workers, "
-        "marshmallow, fire-and-forget produce; issue 6). CPU ms per event is that of the "
+        "marshmallow, fire-and-forget produce; issue 6), and the ack floor (hello-world that "
+        "publishes each body through the collector's Kafka publisher and answers after the "
+        "broker's ack: the least that keeps the 2xx-after-ack promise, so its ratio to "
+        "hello-world bounds the collector's). CPU ms per event is that of the "
         "server's worker processes. Targets (issue 2): at least 8,000 events/s with p99 at most "
         "25 ms at 64 connections (anonymous), at least 5,000 events/s with cached tokens, and "
         "at least 0.5 of hello-world.",
