@@ -4,11 +4,16 @@ Pre-fills a topic on a tansu broker with canonical records (all event types, abo
 lz4 like the collector), then measures, in this order:
 
 * raw consume: the same ``PartitionReader`` reading every partition to its end, no parsing;
+* parse floor: the same read plus ``orjson.loads`` of every message, nothing else: the least
+  any loader in Python must do per event, so its rate bounds the ETL's;
 * per backend (chdb in a temp directory, and Debian's clickhouse-server on free ports):
   - end to end: ``ugc etl run --json`` as a subprocess into a fresh, migrated warehouse;
     its events/s, CPU time and peak RSS (``VmHWM``, polled while it runs);
   - raw insert: the very rows of that run (routed into the same column blocks, untimed),
     inserted batch by batch through the same adapter into another fresh warehouse, timed.
+
+The topic is filled once; everything after it is repeated ``--repeats`` times (fresh
+warehouses each time) and the medians are reported, with every run's figures in the JSON.
 
     .venv/bin/python scripts/bench_etl.py                      # 1,000,000 events, both backends
     .venv/bin/python scripts/bench_etl.py --events 2000000 --backends chdb --json out.json
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,6 +125,26 @@ def raw_consume(bootstrap: str, topic: str, batch: int) -> dict[str, Any]:
     }
 
 
+def parse_floor(bootstrap: str, topic: str, batch: int) -> dict[str, Any]:
+    """Read and ``orjson.loads`` every message: the ETL without validation, columns or insert."""
+    loads = orjson.loads
+    with PartitionReader(bootstrap, topic, "bench-raw") as reader:
+        started, cpu_started = time.monotonic(), time.process_time()
+        count = 0
+        for partition in reader.partitions() or []:
+            low, high = reader.watermarks(partition)
+            for messages in reader.read(partition, low, high, batch):
+                count += len([loads(m.value()) for m in messages])
+        seconds = time.monotonic() - started
+        cpu = time.process_time() - cpu_started
+    return {
+        "events": count,
+        "seconds": seconds,
+        "events_per_s": count / seconds,
+        "events_per_cpu_s": count / cpu,
+    }
+
+
 def etl_subprocess(bootstrap: str, topic: str, url: str, batch: int) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("UGC_")}
     env.update(
@@ -211,6 +237,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=50_000)
     parser.add_argument("--backends", default="chdb,server")
+    parser.add_argument("--repeats", type=int, default=3, help="runs after the fill; medians")
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args()
     backends = [b for b in args.backends.split(",") if b]
@@ -231,14 +258,22 @@ def main() -> None:
             seconds = fill(broker.bootstrap, topic, args.events, args.partitions)
             results["produce"] = {"seconds": seconds, "events_per_s": args.events / seconds}
             print(f"pre-filled {args.events:,} events in {seconds:.1f} s", flush=True)
-            results["raw_consume"] = raw_consume(broker.bootstrap, topic, args.batch_size)
-            print(
-                f"raw consume: {results['raw_consume']['events_per_s']:,.0f} events/s", flush=True
-            )
-            for backend in backends:
-                results[backend] = run_backend(
-                    backend, broker, server, work, topic, args.batch_size
-                )
+            runs = []
+            for repeat in range(1, args.repeats + 1):
+                print(f"-- run {repeat} of {args.repeats}", flush=True)
+                run: dict[str, Any] = {
+                    "raw_consume": raw_consume(broker.bootstrap, topic, args.batch_size)
+                }
+                print(f"raw consume: {run['raw_consume']['events_per_s']:,.0f} events/s")
+                run["parse_floor"] = parse_floor(broker.bootstrap, topic, args.batch_size)
+                print(f"parse floor: {run['parse_floor']['events_per_s']:,.0f} events/s")
+                for backend in backends:
+                    run[backend] = run_backend(
+                        backend, broker, server, work / f"run{repeat}", topic, args.batch_size
+                    )
+                runs.append(run)
+            results["runs"] = runs
+            results |= medians(runs, backends)
         finally:
             if server is not None:
                 server.stop()
@@ -248,6 +283,33 @@ def main() -> None:
     if args.json_path:
         Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_path).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+
+
+def medians(runs: list[dict[str, Any]], backends: list[str]) -> dict[str, Any]:
+    """Per figure, the median over the runs (ratios are medians of each run's own ratio)."""
+
+    def median(path: tuple[str, ...]) -> float:
+        values = []
+        for run in runs:
+            value: Any = run
+            for key in path:
+                value = value[key]
+            values.append(value)
+        return statistics.median(values)
+
+    out: dict[str, Any] = {
+        side: {key: median((side, key)) for key in runs[0][side]}
+        for side in ("raw_consume", "parse_floor")
+    }
+    for backend in backends:
+        out[backend] = {
+            "etl": {key: median((backend, "etl", key)) for key in runs[0][backend]["etl"]},
+            "raw_insert": {
+                key: median((backend, "raw_insert", key)) for key in runs[0][backend]["raw_insert"]
+            },
+            "ratio": median((backend, "ratio")),
+        }
+    return out
 
 
 def run_backend(
@@ -278,7 +340,7 @@ def report(results: dict[str, Any], backends: list[str]) -> None:
     consume = results["raw_consume"]
     print()
     print(f"events {results['events']:,}, partitions {results['partitions']}, ", end="")
-    print(f"batch {results['batch_size']:,}")
+    print(f"batch {results['batch_size']:,}; medians of {len(results['runs'])} runs")
     print(
         f"{'':<8} {'etl ev/s':>10} {'cpu-s/100k':>10} {'raw insert':>11} {'etl/insert':>11} "
         f"{'etl/consume':>12} {'peak RSS':>10} {'load':>5}"
@@ -292,11 +354,27 @@ def report(results: dict[str, Any], backends: list[str]) -> None:
             f"{etl['events_per_s'] / consume['events_per_s']:>12.2f} "
             f"{etl['peak_rss_mib']:>6.0f} MiB {etl['load_average']:>5.1f}"
         )
+    floor = results["parse_floor"]
     print(
         f"raw consume {consume['events_per_s']:,.0f} events/s "
         f"({consume['events_per_cpu_s']:,.0f} per cpu-s); "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus"
     )
+    print(f"parse floor (read + orjson.loads, nothing else) {floor['events_per_s']:,.0f} events/s")
+    per_event = {
+        "read": 1e6 / consume["events_per_cpu_s"],
+        "parse": 1e6 / floor["events_per_cpu_s"] - 1e6 / consume["events_per_cpu_s"],
+    }
+    print(
+        "CPU per event in the loader's process: read {read:.1f} µs, parse {parse:.1f} µs".format(
+            **per_event
+        ),
+        end="",
+    )
+    for backend in backends:
+        etl = results[backend]["etl"]
+        print(f"; {backend} etl in all {etl['cpu_s_per_100k'] * 10:.1f} µs", end="")
+    print(" (100,000 events/s on one core leaves 10 µs)")
 
 
 if __name__ == "__main__":
