@@ -105,7 +105,10 @@ def fill(bootstrap: str, topic: str, events: int, partitions: int) -> float:
     return time.monotonic() - started
 
 
-def raw_consume(bootstrap: str, topic: str, batch: int) -> dict[str, Any]:
+def raw_consume(bootstrap: str, topic: str, batch: int, *, parse: bool = False) -> dict[str, Any]:
+    """Read every partition to its end; with ``parse``, also ``orjson.loads`` every message
+    (the parse floor: the ETL without validation, columns or insert)."""
+    loads = orjson.loads
     with PartitionReader(bootstrap, topic, "bench-raw") as reader:
         started, cpu_started = time.monotonic(), time.process_time()
         count = size = 0
@@ -113,7 +116,11 @@ def raw_consume(bootstrap: str, topic: str, batch: int) -> dict[str, Any]:
             low, high = reader.watermarks(partition)
             for messages in reader.read(partition, low, high, batch):
                 count += len(messages)
-                size += sum(len(m.value()) for m in messages)
+                for message in messages:
+                    value = message.value()
+                    size += len(value)
+                    if parse:
+                        loads(value)
         seconds = time.monotonic() - started
         cpu = time.process_time() - cpu_started
     return {
@@ -122,26 +129,6 @@ def raw_consume(bootstrap: str, topic: str, batch: int) -> dict[str, Any]:
         "events_per_s": count / seconds,
         "events_per_cpu_s": count / cpu,
         "bytes": size,
-    }
-
-
-def parse_floor(bootstrap: str, topic: str, batch: int) -> dict[str, Any]:
-    """Read and ``orjson.loads`` every message: the ETL without validation, columns or insert."""
-    loads = orjson.loads
-    with PartitionReader(bootstrap, topic, "bench-raw") as reader:
-        started, cpu_started = time.monotonic(), time.process_time()
-        count = 0
-        for partition in reader.partitions() or []:
-            low, high = reader.watermarks(partition)
-            for messages in reader.read(partition, low, high, batch):
-                count += len([loads(m.value()) for m in messages])
-        seconds = time.monotonic() - started
-        cpu = time.process_time() - cpu_started
-    return {
-        "events": count,
-        "seconds": seconds,
-        "events_per_s": count / seconds,
-        "events_per_cpu_s": count / cpu,
     }
 
 
@@ -265,7 +252,9 @@ def main() -> None:
                     "raw_consume": raw_consume(broker.bootstrap, topic, args.batch_size)
                 }
                 print(f"raw consume: {run['raw_consume']['events_per_s']:,.0f} events/s")
-                run["parse_floor"] = parse_floor(broker.bootstrap, topic, args.batch_size)
+                run["parse_floor"] = raw_consume(
+                    broker.bootstrap, topic, args.batch_size, parse=True
+                )
                 print(f"parse floor: {run['parse_floor']['events_per_s']:,.0f} events/s")
                 for backend in backends:
                     run[backend] = run_backend(
