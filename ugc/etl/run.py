@@ -221,9 +221,11 @@ class Loader:
                 hint="the topic was recreated: `ugc etl run --replay --since TS`",
             )
         since_ms = to_ms(self.options.since)
+        watermarks = self.reader.all_watermarks(partitions)
+        fingerprints: list[tuple[Position, int, int]] = []
         plans = []
         for partition in partitions:
-            low, high = self.reader.watermarks(partition)
+            low, high = watermarks[partition]
             position = positions.get(partition)
             since_offset = None
             if since_ms is not None and (self.options.replay or position is None):
@@ -239,8 +241,9 @@ class Loader:
                 replay=self.options.replay,
             )
             if plan.mode == "ledger" and position is not None:
-                self._check_fingerprint(position, low, high)
+                fingerprints.append((position, low, high))
             plans.append(plan)
+        self._check_fingerprints(fingerprints)
         return plans
 
     def load_partition(self, plan: PartitionPlan) -> PartitionResult:
@@ -434,21 +437,30 @@ class Loader:
                 ) from exc
             raise
 
-    def _check_fingerprint(self, position: Position, low: int, high: int) -> None:
-        """The message the ledger saw last must still be there, with the same timestamp."""
-        if position.last_ts_s is None or not low <= position.last_offset < high:
+    def _check_fingerprints(self, checks: list[tuple[Position, int, int]]) -> None:
+        """The message the ledger saw last in each partition must still be there, with the same
+        timestamp. ``checks``: (position, low, high) per partition read on from the ledger."""
+        positions = {
+            position.partition: position
+            for position, low, high in checks
+            if position.last_ts_s is not None and low <= position.last_offset < high
+        }
+        if not positions:
             return
-        found = self.reader.message_at(position.partition, position.last_offset)
-        if found is None or found.offset() != position.last_offset:
-            return
-        seen_s = found.timestamp()[1] // 1000
-        if seen_s != position.last_ts_s:
-            raise IntegrityError(
-                f"offset {position.last_offset} of {self.topic}[{position.partition}] now holds a "
-                f"different message than the one loaded (timestamp {seen_s} s, ledger says "
-                f"{position.last_ts_s} s): the topic was recreated or the broker lost its state",
-                hint="re-read from a known time with `ugc etl run --replay --since TS`",
-            )
+        found = self.reader.messages_at({p: pos.last_offset for p, pos in positions.items()})
+        for partition, position in positions.items():
+            message = found.get(partition)
+            if message is None:
+                continue
+            seen_s = message.timestamp()[1] // 1000
+            if seen_s != position.last_ts_s:
+                raise IntegrityError(
+                    f"offset {position.last_offset} of {self.topic}[{partition}] now holds a "
+                    f"different message than the one loaded (timestamp {seen_s} s, ledger says "
+                    f"{position.last_ts_s} s): the topic was recreated or the broker lost its "
+                    "state",
+                    hint="re-read from a known time with `ugc etl run --replay --since TS`",
+                )
 
     def _options(self) -> dict[str, Any]:
         data = asdict(self.options)

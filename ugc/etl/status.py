@@ -17,14 +17,14 @@ def etl_status(settings: Settings) -> dict[str, Any]:
         last_run = RunLog.last(warehouse, topic)
         url = warehouse.url
     with PartitionReader(settings.kafka_bootstrap, topic, settings.etl_group) as reader:
-        partitions = reader.partitions()
+        partitions = reader.partitions() or []
+        watermarks = reader.all_watermarks(partitions)
+        committed_at = reader.committed(partitions) if partitions else {}
         rows = []
-        for partition in sorted(set(partitions or []) | set(positions)):
+        for partition in sorted(set(partitions) | set(positions)):
             position = positions.get(partition)
-            low = high = None
-            if partitions is not None and partition in partitions:
-                low, high = reader.watermarks(partition)
-            committed = reader.committed([partition]).get(partition) if high is not None else None
+            low, high = watermarks.get(partition, (None, None))
+            committed = committed_at.get(partition)
             at = position.next_offset if position else None
             rows.append(
                 {

@@ -118,7 +118,8 @@ class PartitionReader:
         self._consumer = self._new_consumer()
         #: the consumer of the current assignment (see the module docstring)
         self._fetcher: Consumer | None = None
-        self._at_eof = False
+        #: partitions of the current assignment that reported their end
+        self._eof: set[int] = set()
 
     def _new_consumer(self) -> Consumer:
         try:
@@ -140,29 +141,42 @@ class PartitionReader:
 
     def watermarks(self, partition: int) -> tuple[int, int]:
         """``(low, high)``: the first offset kept and the offset the next message will get."""
-        tp = TopicPartition(self.topic, partition)
-        try:
-            low, listed = self._consumer.get_watermark_offsets(tp, timeout=self.timeout)
-        except KafkaException as exc:
-            raise self._unavailable(exc) from exc
-        if listed <= low:
-            return low, listed
-        self._assign(partition, listed - 1)
+        return self.all_watermarks([partition])[partition]
+
+    def all_watermarks(self, partitions: list[int]) -> dict[int, tuple[int, int]]:
+        """``watermarks`` of several partitions, probed with one fetch for all of them (on
+        tansu each probe waits for the broker to find the last batch: one at a time, that was
+        seconds per run)."""
+        found: dict[int, tuple[int, int]] = {}
+        probe: dict[int, int] = {}
+        for partition in partitions:
+            tp = TopicPartition(self.topic, partition)
+            try:
+                low, listed = self._consumer.get_watermark_offsets(tp, timeout=self.timeout)
+            except KafkaException as exc:
+                raise self._unavailable(exc) from exc
+            found[partition] = (low, listed)
+            if listed > low:
+                probe[partition] = listed
+        if not probe:
+            return found
+        self._assign_all([(partition, listed - 1) for partition, listed in probe.items()])
         deadline = time.monotonic() + self.timeout
-        high = -1
         try:
-            while time.monotonic() < deadline:
-                self._poll_events(1, _POLL_S)
-                high = self._fetching().get_watermark_offsets(tp, cached=True)[1]
-                if high >= 0:
-                    break
+            while probe and time.monotonic() < deadline:
+                self._poll_events(len(probe), _POLL_S)
+                for partition in list(probe):
+                    tp = TopicPartition(self.topic, partition)
+                    high = self._fetching().get_watermark_offsets(tp, cached=True)[1]
+                    if high >= 0:
+                        found[partition] = (found[partition][0], max(high, probe.pop(partition)))
         finally:
             self._unassign()
-        if high < 0:
+        if probe:
             raise BrokerUnavailable(
-                f"kafka at {self.bootstrap} did not answer a fetch of {self.topic}[{partition}]"
+                f"kafka at {self.bootstrap} did not answer a fetch of {self.topic}{sorted(probe)}"
             )
-        return low, max(high, listed)
+        return found
 
     def offset_for_time(self, partition: int, ts_ms: int) -> int | None:
         """The earliest offset whose timestamp is at or after ``ts_ms``; ``None`` = past the end.
@@ -231,7 +245,7 @@ class PartitionReader:
                             time.sleep(0.05)
                         self._assign(partition, position)
                         continue
-                elif self._at_eof:
+                elif partition in self._eof:
                     return
                 elif time.monotonic() - idle_since > self.timeout:
                     raise BrokerUnavailable(
@@ -245,12 +259,31 @@ class PartitionReader:
 
     def message_at(self, partition: int, offset: int) -> Any | None:
         """The message at ``offset``; ``None`` when there is none (a hole, or the end)."""
-        batches = self.read(partition, offset, offset + 1, 1, holes=False)
+        return self.messages_at({partition: offset})[partition]
+
+    def messages_at(self, offsets: dict[int, int]) -> dict[int, Any | None]:
+        """``message_at`` for several partitions, with one fetch for all of them."""
+        found: dict[int, Any | None] = {}
+        pending = dict(offsets)
+        self._assign_all(list(offsets.items()))
+        deadline = time.monotonic() + self.timeout
         try:
-            found = next(iter(batches), None)
+            while pending:
+                for message in self._poll_events(len(pending), _POLL_S):
+                    want = pending.pop(message.partition(), None)
+                    if want is not None:  # the first message from there: ours, or after a hole
+                        found[message.partition()] = message if message.offset() == want else None
+                for partition in self._eof & set(pending):
+                    found[partition] = None
+                    del pending[partition]
+                if pending and time.monotonic() > deadline:
+                    raise BrokerUnavailable(
+                        f"kafka at {self.bootstrap} sent nothing from "
+                        f"{self.topic}{sorted(pending)} for {self.timeout:.0f} s"
+                    )
         finally:
-            batches.close()
-        return found[0] if isinstance(found, list) else None
+            self._unassign()
+        return found
 
     def commit(self, positions: dict[int, int]) -> None:
         """Publish next-to-read offsets to the consumer group (for lag tools; not our truth)."""
@@ -283,10 +316,14 @@ class PartitionReader:
 
     # ------------------------------------------------------------------ internals
     def _assign(self, partition: int, offset: int) -> None:
+        self._assign_all([(partition, offset)])
+
+    def _assign_all(self, positions: list[tuple[int, int]]) -> None:
         self._unassign()
-        self._at_eof = False
+        #: partitions of the current assignment that reported their end
+        self._eof: set[int] = set()
         self._fetcher = self._new_consumer()
-        self._fetcher.assign([TopicPartition(self.topic, partition, offset)])
+        self._fetcher.assign([TopicPartition(self.topic, p, offset) for p, offset in positions])
 
     def _unassign(self) -> None:
         fetcher, self._fetcher = self._fetcher, None
@@ -309,7 +346,7 @@ class PartitionReader:
             if err is None:
                 messages.append(event)
             elif err.code() == KafkaError._PARTITION_EOF:
-                self._at_eof = True
+                self._eof.add(event.partition())
             elif err.code() in (KafkaError._AUTO_OFFSET_RESET, KafkaError.OFFSET_OUT_OF_RANGE):
                 raise OffsetOutOfRange(err.str())
             elif err.code() in _TRANSPORT:
