@@ -25,6 +25,7 @@ under 1 GiB for a 2-million backlog.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import statistics
@@ -176,6 +177,22 @@ def etl_subprocess(bootstrap: str, topic: str, url: str, batch: int) -> dict[str
     }
 
 
+def _cpu_seconds(*services: Any) -> float:
+    """User + system CPU seconds so far of these services' processes (and their children)."""
+    import psutil
+
+    total = 0.0
+    for service in services:
+        if service is None or service.process is None:
+            continue
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(service.process.pid)
+            for each in [process, *process.children(recursive=True)]:
+                times = each.cpu_times()
+                total += times.user + times.system
+    return total
+
+
 def _load_average() -> float:
     return os.getloadavg()[0]
 
@@ -309,7 +326,15 @@ def run_backend(
             return make_chdb_warehouse(work / f"{name}-chdb").url
         return make_server_warehouse(server.url).url
 
-    etl = etl_subprocess(broker.bootstrap, topic, fresh("etl"), batch)
+    url = fresh("etl")
+    services = (broker, server if backend == "server" else None)
+    before = [_cpu_seconds(s) for s in services]
+    etl = etl_subprocess(broker.bootstrap, topic, url, batch)
+    broker_cpu, server_cpu = (_cpu_seconds(s) - b for s, b in zip(services, before, strict=True))
+    # every process this run kept busy, per event: the ETL, the broker serving it, the server
+    etl["broker_cpu_us"] = broker_cpu / etl["events"] * 1e6
+    etl["server_cpu_us"] = server_cpu / etl["events"] * 1e6
+    etl["all_cpu_us"] = etl["cpu_s_per_100k"] * 10 + etl["broker_cpu_us"] + etl["server_cpu_us"]
     print(
         f"{backend}: etl {etl['events_per_s']:,.0f} events/s, "
         f"{etl['cpu_s_per_100k']:.2f} cpu-s per 100k, rss {etl['peak_rss_mib']:.0f} MiB, "
@@ -364,6 +389,16 @@ def report(results: dict[str, Any], backends: list[str]) -> None:
         etl = results[backend]["etl"]
         print(f"; {backend} etl in all {etl['cpu_s_per_100k'] * 10:.1f} µs", end="")
     print(" (100,000 events/s on one core leaves 10 µs)")
+    cpus = os.cpu_count() or 1
+    for backend in backends:
+        etl = results[backend]["etl"]
+        server = f" + clickhouse-server {etl['server_cpu_us']:.1f}" if backend == "server" else ""
+        print(
+            f"{backend}: CPU per event over every process: etl {etl['cpu_s_per_100k'] * 10:.1f} "
+            f"+ broker {etl['broker_cpu_us']:.1f}{server} = {etl['all_cpu_us']:.1f} µs, so "
+            f"{cpus} cores fully used cap this pipeline at "
+            f"{cpus * 1e6 / etl['all_cpu_us']:,.0f} events/s"
+        )
 
 
 if __name__ == "__main__":
