@@ -15,7 +15,13 @@ import pytest
 from confluent_kafka import Producer
 
 from tests.integration.test_quality_check import _delete_offset
-from tests.support.warehouse import canonical_record, encode, etl_settings, loaded_counts
+from tests.support.warehouse import (
+    canonical_record,
+    encode,
+    etl_settings,
+    loaded_counts,
+    produce,
+)
 from ugc.adapters.kafka.admin import create_topic
 from ugc.adapters.kafka.consumer import Hole, PartitionReader
 from ugc.cli import main
@@ -27,14 +33,14 @@ STEP = PER_TRANSACTION + 1  # the messages, then the commit marker
 AFTER_LAST_MESSAGE = TRANSACTIONS * STEP - 1  # then the last marker
 
 
-def _transactions(bootstrap: str, topic: str) -> None:
+def _transactions(bootstrap: str, topic: str, partition: int = 0) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"{topic}-tx"})
     producer.init_transactions(10)
     for _ in range(TRANSACTIONS):
         producer.begin_transaction()
         for _ in range(PER_TRANSACTION):
             key, value = encode(canonical_record("like"))
-            producer.produce(topic, value, key, partition=0)
+            producer.produce(topic, value, key, partition=partition)
         producer.commit_transaction(10)
 
 
@@ -119,3 +125,22 @@ def test_a_replayed_hole_is_explained_once_by_the_quality_check(
     summary = report["checks"]["offset_gaps"]["summary"]
     assert (summary["missing"], summary["unexplained"]) == (TRANSACTIONS - 1 + 1, 1)
     assert exit_info.value.code == 5
+
+
+def test_watermarks_and_messages_of_several_partitions_in_one_probe(
+    kafka_broker, topic_name
+) -> None:
+    """The run's planning asks about every partition at once: a partition with messages, one
+    ending in a transaction marker (a hole at its end) and an empty one."""
+    create_topic(kafka_broker.bootstrap, topic_name, 3)
+    produce(kafka_broker.bootstrap, topic_name, [encode(canonical_record("like"))] * 7, partition=0)
+    _transactions(kafka_broker.bootstrap, topic_name, partition=1)
+    with PartitionReader(kafka_broker.bootstrap, topic_name, "probe") as reader:
+        marks = reader.all_watermarks([0, 1, 2])
+        assert marks == {0: (0, 7), 1: (0, TRANSACTIONS * STEP), 2: (0, 0)}
+        found = reader.messages_at({0: 6, 1: PER_TRANSACTION, 2: 0})
+        assert found[0] is not None and found[0].offset() == 6
+        assert found[1] is None  # a marker's offset
+        assert found[2] is None  # the end
+        found = reader.messages_at({0: 3, 1: AFTER_LAST_MESSAGE - 1})
+        assert [found[0].offset(), found[1].offset()] == [3, AFTER_LAST_MESSAGE - 1]

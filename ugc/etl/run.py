@@ -222,7 +222,8 @@ class Loader:
             )
         since_ms = to_ms(self.options.since)
         watermarks = self.reader.all_watermarks(partitions)
-        fingerprints: list[tuple[Position, int, int]] = []
+        #: the ledger's last message, per partition read on from the ledger, if still kept
+        fingerprints: dict[int, Position] = {}
         plans = []
         for partition in partitions:
             low, high = watermarks[partition]
@@ -240,8 +241,13 @@ class Loader:
                 since_ms=since_ms,
                 replay=self.options.replay,
             )
-            if plan.mode == "ledger" and position is not None:
-                fingerprints.append((position, low, high))
+            if (
+                plan.mode == "ledger"
+                and position is not None
+                and position.last_ts_s is not None
+                and low <= position.last_offset < high
+            ):
+                fingerprints[partition] = position
             plans.append(plan)
         self._check_fingerprints(fingerprints)
         return plans
@@ -437,14 +443,9 @@ class Loader:
                 ) from exc
             raise
 
-    def _check_fingerprints(self, checks: list[tuple[Position, int, int]]) -> None:
+    def _check_fingerprints(self, positions: dict[int, Position]) -> None:
         """The message the ledger saw last in each partition must still be there, with the same
-        timestamp. ``checks``: (position, low, high) per partition read on from the ledger."""
-        positions = {
-            position.partition: position
-            for position, low, high in checks
-            if position.last_ts_s is not None and low <= position.last_offset < high
-        }
+        timestamp (one fetch for all the partitions)."""
         if not positions:
             return
         found = self.reader.messages_at({p: pos.last_offset for p, pos in positions.items()})

@@ -320,8 +320,7 @@ class PartitionReader:
 
     def _assign_all(self, positions: list[tuple[int, int]]) -> None:
         self._unassign()
-        #: partitions of the current assignment that reported their end
-        self._eof: set[int] = set()
+        self._eof = set()
         self._fetcher = self._new_consumer()
         self._fetcher.assign([TopicPartition(self.topic, p, offset) for p, offset in positions])
 
