@@ -29,7 +29,7 @@ from typing import Any
 
 import psutil
 
-from tests.support.services import ManagedProcess, free_port, wait_for
+from tests.support.services import UgcServe, wait_for
 from tests.support.warehouse import WarehouseHandle, etl_env
 from ugc.events import REGISTRY
 from ugc.traffic import SendReport, TrafficItem, send
@@ -42,37 +42,18 @@ def outage_seconds(default: float) -> float:
     return float(os.environ.get("UGC_CHAOS_OUTAGE_S", default))
 
 
-class Collector(ManagedProcess):
-    """`ugc serve` under gunicorn, as ops run it, with the given ``UGC_*`` settings."""
-
-    name = "collector"
+class Collector(UgcServe):
+    """`ugc serve` under gunicorn, two workers by default, with its spool and metrics at hand."""
 
     def __init__(self, workdir: Path, settings: dict[str, str], workers: int = 2) -> None:
-        super().__init__(workdir)
-        self.port = free_port()
-        self.settings = settings
-        self.workers = workers
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__(workdir, settings, workers)
 
     @property
     def spool_dir(self) -> Path:
         return self.workdir / "data" / "spool"
 
-    def command(self) -> list[str]:
-        return [UGC, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("UGC_", "PROMETHEUS_"))}
-        return env | {"UGC_DATA_DIR": str(self.workdir / "data")} | self.settings
-
     def ready(self) -> bool:
-        if len(self.worker_pids()) < self.workers:
-            return False
-        with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-            return response.status == 200
+        return len(self.worker_pids()) >= self.workers and super().ready()
 
     def worker_pids(self) -> list[int]:
         if self.process is None:

@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +23,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from tests.support.services import (
-    ClickHouseServer,
-    KafkaBroker,
-    ManagedProcess,
-    RedisServer,
-    free_port,
-)
+from tests.support.services import ClickHouseServer, KafkaBroker, RedisServer, UgcServe
 from tests.support.warehouse import (
     WarehouseHandle,
     canonical_record,
@@ -44,29 +37,10 @@ UGC = str(Path(sys.executable).parent / "ugc")
 WINDOW = pendulum.duration(minutes=10)
 
 
-class Collector(ManagedProcess):
-    """``ugc serve`` as ops run it: one worker, rate limit off."""
+class Collector(UgcServe):
+    """``ugc serve``, ready once it can reach Kafka."""
 
-    name = "collector"
-
-    def __init__(self, workdir: Path, settings: dict[str, str]) -> None:
-        super().__init__(workdir)
-        self.port = free_port()
-        self.settings = settings
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def command(self) -> list[str]:
-        return [UGC, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", "1"]
-
-    def env(self) -> dict[str, str]:
-        return ugc_free_env() | self.settings | {"UGC_DATA_DIR": str(self.workdir / "data")}
-
-    def ready(self) -> bool:
-        with urllib.request.urlopen(self.url + "/readyz", timeout=1) as response:
-            return response.status == 200
+    ready_path = "/readyz"
 
 
 def ugc_free_env() -> dict[str, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,42 +16,16 @@ from pathlib import Path
 import pytest
 
 from tests.support.kafka import read_topic
-from tests.support.services import KafkaBroker, ManagedProcess, RedisServer, free_port
+from tests.support.services import KafkaBroker, RedisServer, UgcServe
 from ugc.traffic import generate, run
 
 UGC = str(Path(sys.executable).parent / "ugc")
 
 
-class Serve(ManagedProcess):
-    """`ugc serve` as ops run it, one worker, rate limit off."""
-
-    name = "serve"
-
-    def __init__(self, workdir: Path, settings: dict[str, str]) -> None:
-        super().__init__(workdir)
-        self.port = free_port()
-        self.settings = settings
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def command(self) -> list[str]:
-        return [UGC, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", "1"]
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("UGC_")}
-        return env | self.settings | {"UGC_DATA_DIR": str(self.workdir / "data")}
-
-    def ready(self) -> bool:
-        with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-            return response.status == 200
-
-
 @pytest.fixture
 def collector(
     tmp_path: Path, kafka_broker: KafkaBroker, redis_server: RedisServer, topic_name: str
-) -> Iterator[Serve]:
+) -> Iterator[UgcServe]:
     settings = {
         "UGC_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
         "UGC_KAFKA_TOPIC": topic_name,
@@ -66,12 +39,12 @@ def collector(
         [UGC, "topic", "create"], env=env, capture_output=True, text=True, timeout=60
     )
     assert created.returncode == 0, created.stderr
-    with Serve(tmp_path, settings) as serve:
+    with UgcServe(tmp_path, settings) as serve:
         yield serve
 
 
 def test_every_accepted_event_is_in_kafka_exactly_once(
-    collector: Serve, kafka_broker: KafkaBroker, topic_name: str
+    collector: UgcServe, kafka_broker: KafkaBroker, topic_name: str
 ) -> None:
     singles = generate(300, seed=41, invalid_share=0.1, logged_in_share=0.0)
     single = run(collector.url, singles, concurrency=8)

@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -338,6 +339,37 @@ class AuthStandin(ManagedProcess):
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(request, timeout=2) as response:
             return json.loads(response.read()) if path != "/healthz" else response.read().decode()
+
+
+class UgcServe(ManagedProcess):
+    """``ugc serve`` (gunicorn) as ops run it, on a free port: the given ``UGC_*`` settings and
+    none of the caller's, its data under ``workdir/data``. Ready when ``ready_path`` answers."""
+
+    name = "collector"
+    ready_timeout = 60.0
+    ready_path = "/healthz"
+
+    def __init__(self, workdir: Path, settings: dict[str, str], workers: int = 1) -> None:
+        super().__init__(workdir)
+        self.port = free_port()
+        self.settings = settings
+        self.workers = workers
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        ugc = str(Path(sys.executable).parent / "ugc")
+        return [ugc, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("UGC_", "PROMETHEUS_"))}
+        return env | {"UGC_DATA_DIR": str(self.workdir / "data")} | self.settings
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(self.url + self.ready_path, timeout=1) as response:
+            return response.status == 200
 
 
 def _make_keys(algorithm: str) -> tuple[str, str]:
