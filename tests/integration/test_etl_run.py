@@ -210,6 +210,8 @@ def test_unmigrated_warehouse_and_missing_topic_are_config_errors(
     settings = etl_settings(kafka_broker.bootstrap, topic_name, f"chdb://{tmp_path / 'empty'}")
     with pytest.raises(ConfigError, match="ugc db migrate"):
         run_etl(settings, RunOptions())
+    with pytest.raises(ConfigError, match="ugc db migrate"):
+        etl_status(settings)
     migrated = etl_settings(kafka_broker.bootstrap, topic_name, chdb_warehouse.url)
     with pytest.raises(ConfigError, match="does not exist"):
         run_etl(migrated, RunOptions())

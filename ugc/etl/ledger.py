@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from ugc.adapters.clickhouse import Warehouse
+from ugc.adapters.clickhouse import UNKNOWN_TABLE, Warehouse, WarehouseQueryError
+from ugc.errors import ConfigError
 
 LEDGER = "load_ledger"
 RUNS = "etl_runs"
@@ -87,14 +88,22 @@ class Ledger:
         # the fingerprint (last offset and its timestamp) comes from the last row that read a
         # message: a hole row's last offset holds none
         read = "mode != 'hole'"
-        rows = self.warehouse.query(
-            f"SELECT kafka_partition, argMax(next_offset, written_ns), "
-            f"argMaxIf(last_offset, written_ns, {read}), argMax(load_run_id, written_ns), "
-            f"max(written_at), toUnixTimestamp(argMaxIf(last_timestamp, written_ns, {read})), "
-            f"countIf({read}) "
-            f"FROM {LEDGER} WHERE topic = %(topic)s GROUP BY kafka_partition",
-            {"topic": topic},
-        )
+        try:
+            rows = self.warehouse.query(
+                f"SELECT kafka_partition, argMax(next_offset, written_ns), "
+                f"argMaxIf(last_offset, written_ns, {read}), argMax(load_run_id, written_ns), "
+                f"max(written_at), toUnixTimestamp(argMaxIf(last_timestamp, written_ns, {read})), "
+                f"countIf({read}) "
+                f"FROM {LEDGER} WHERE topic = %(topic)s GROUP BY kafka_partition",
+                {"topic": topic},
+            )
+        except WarehouseQueryError as exc:
+            if exc.server_code == UNKNOWN_TABLE:
+                raise ConfigError(
+                    f"the warehouse at {self.warehouse.url} has no ETL tables: "
+                    "run `ugc db migrate` first"
+                ) from exc
+            raise
         return {
             int(r[0]): Position(
                 int(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4], int(r[5]) if r[6] else None

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ugc.adapters.clickhouse import UNKNOWN_TABLE, Warehouse, WarehouseQueryError, connect
+from ugc.adapters.clickhouse import Warehouse, connect
 from ugc.adapters.kafka.consumer import Hole, OffsetOutOfRange, PartitionReader
 from ugc.errors import ConfigError, IntegrityError
 from ugc.etl.ledger import Entry, Ledger, Position, RunLog, now_iso
@@ -171,14 +171,14 @@ class Loader:
     # ------------------------------------------------------------------ the run
     def run(self) -> RunSummary:
         started = time.monotonic()
-        self._positions()  # fails clearly on an unmigrated warehouse, before taking the lock
+        self.ledger.positions(self.topic)  # an unmigrated warehouse fails before the lock
         if not self.options.dry_run:
             self.lock.acquire()
         try:
             if not self.options.dry_run:
                 self.runs.record("running", self._options())
             # read under the lock: a run that just finished has moved them
-            plans = self.plan(self._positions())
+            plans = self.plan(self.ledger.positions(self.topic))
             log.info(
                 "run planned",
                 extra={
@@ -432,17 +432,6 @@ class Loader:
             summary.reasons[reason] = summary.reasons.get(reason, 0) + count
 
     # ------------------------------------------------------------------ helpers
-    def _positions(self) -> dict[int, Position]:
-        try:
-            return self.ledger.positions(self.topic)
-        except WarehouseQueryError as exc:
-            if exc.server_code == UNKNOWN_TABLE:
-                raise ConfigError(
-                    f"the warehouse at {self.warehouse.url} has no ETL tables: "
-                    "run `ugc db migrate` first"
-                ) from exc
-            raise
-
     def _check_fingerprints(self, positions: dict[int, Position]) -> None:
         """The message the ledger saw last in each partition must still be there, with the same
         timestamp (one fetch for all the partitions)."""
