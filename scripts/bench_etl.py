@@ -113,8 +113,7 @@ def raw_consume(bootstrap: str, topic: str, batch: int, *, parse: bool = False) 
     with PartitionReader(bootstrap, topic, "bench-raw") as reader:
         started, cpu_started = time.monotonic(), time.process_time()
         count = size = 0
-        for partition in reader.partitions() or []:
-            low, high = reader.watermarks(partition)
+        for partition, (low, high) in reader.all_watermarks(reader.partitions() or []).items():
             for messages in reader.read(partition, low, high, batch):
                 count += len(messages)
                 for message in messages:
@@ -215,8 +214,7 @@ def raw_insert(bootstrap: str, topic: str, url: str, batch: int) -> dict[str, An
     timed = cpu = 0.0
     rows = 0
     with connect(url) as warehouse, PartitionReader(bootstrap, topic, "bench-raw") as reader:
-        for partition in reader.partitions() or []:
-            low, high = reader.watermarks(partition)
+        for partition, (low, high) in reader.all_watermarks(reader.partitions() or []).items():
             for messages in reader.read(partition, low, high, batch):
                 routed = router.route(messages, partition, "bench", "2026-11-23T00:00:00.000Z")
                 started, cpu_started = time.monotonic(), time.process_time()

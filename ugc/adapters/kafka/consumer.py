@@ -4,8 +4,9 @@ Never ``subscribe()``: a group join costs seconds (about 23 s on tansu) and reba
 partitions under a batch load. Every ``assign()`` gets a consumer of its own, closed when the
 read ends: once a read reaches its end librdkafka has already sent the next fetch, which the
 broker holds for up to ``fetch.wait.max.ms``, and a shared consumer's next assignment would
-wait behind it (2 s per partition switch measured; a new consumer costs about 5 ms). The consumer group is used only to *publish* progress
-(``commit``), so standard lag tools (``kafka-consumer-groups --describe``) show the ETL.
+wait behind it (2 s per partition switch measured; a new consumer costs about 5 ms). The
+consumer group is used only to *publish* progress (``commit``), so standard lag tools
+(``kafka-consumer-groups --describe``) show the ETL.
 
 The high watermark. ``ListOffsets`` (``get_watermark_offsets`` without the cache) is right on
 Kafka, but tansu answers with the last batch's base offset + 1. The watermark carried in fetch
@@ -93,7 +94,7 @@ def consumer_config(bootstrap: str, group: str) -> dict[str, Any]:
         "queued.max.messages.kbytes": 32 * 1024,
         # when the local queue is full librdkafka pauses fetching for this long (1 s by
         # default): a loader that takes 50,000 messages at a time fills it at every batch, and
-        # read a 2M backlog from tansu at 95,000 events/s; at 20 ms, 926,000 (bench_etl.py)
+        # read a 2M backlog from tansu at 95,000 events/s; at 20 ms, 690,000-860,000 (bench_etl.py)
         "fetch.queue.backoff.ms": 20,
         "socket.connection.setup.timeout.ms": 5000,
         "client.id": "ugc-etl",
