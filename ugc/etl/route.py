@@ -1,10 +1,18 @@
 """Turn a batch of Kafka messages into column blocks: one per event table, one of dead letters.
 
-Per message: parse (orjson), find the type by the record's ``event_type``, check the Kafka key
-matches it, run the type's fast check (``ugc.etl.validate``) and, only when that does not
-accept the record outright, the reference schema. Whatever cannot be loaded becomes a dead
-letter with a reason: ``bad_json``, ``not_an_object``, ``unknown_type``, ``key_mismatch``,
-``invalid``. Nothing read is dropped.
+Messages go to their event type by the Kafka key (the collector keys by type). Each type's
+share of a chunk is then checked as a whole, by the first of these that accepts it:
+
+1. Arrow: its JSON reader parses the chunk against the type's schema, in C++ and without the
+   GIL, and ``ArrowCheck`` applies the rules to the columns (``ugc.etl.validate``);
+2. orjson parses it, and ``ChunkCheck`` applies the same rules to whole columns of values;
+3. record by record (``Router._sift``): the type's fast check and, only when that does not
+   accept the record outright, the reference schema.
+
+All three accept exactly what the fast check accepts (``tests/unit/test_etl_validate.py``);
+only the last finds which records fail. Whatever cannot be loaded becomes a dead letter with
+a reason: ``bad_json``, ``not_an_object``, ``unknown_type``, ``key_mismatch``, ``invalid``.
+Nothing read is dropped.
 """
 
 from __future__ import annotations
@@ -12,16 +20,20 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
+from itertools import repeat
+from operator import itemgetter, methodcaller
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
 from marshmallow import ValidationError
 
 from ugc.errors import flatten_errors
 from ugc.etl.ledger import ms_to_iso
 from ugc.etl.reference import load_record
-from ugc.etl.validate import fast_check
+from ugc.etl.validate import ArrowCheck, ChunkCheck, fast_check
 from ugc.events.columns import LOAD_COLUMNS, Column, table_columns
 from ugc.events.registry import EventType, Registry
 
@@ -42,6 +54,12 @@ DEAD_LETTER_COLUMNS = (
     "load_run_id",
 )
 _EMPTY: dict[str, Any] = {}
+_VALUE, _OFFSET = methodcaller("value"), methodcaller("offset")
+#: a message already dead-lettered while parsing
+_DEAD = object()
+#: one block for the whole chunk, parsed on this thread (the other core inserts)
+_ARROW_READ = pj.ReadOptions(use_threads=False, block_size=64 << 20)
+_NO_STRINGS = pa.scalar([], pa.list_(pa.string()))
 
 
 @dataclass
@@ -85,12 +103,13 @@ class Tally:
 
 
 class _TypeRoute:
-    """Per event type: its check, its key and where each column's value comes from."""
+    """Per event type: its checks, its key and where each column's value comes from."""
 
     def __init__(self, event_type: EventType) -> None:
         self.event_type = event_type
         self.key = event_type.name.encode()
         self.check: Callable[[dict[str, Any]], bool] = fast_check(event_type)
+        self.chunk_check = ChunkCheck(event_type)
         self.columns: tuple[Column, ...] = table_columns(event_type)
         loader = {c.name for c in LOAD_COLUMNS}
         by = lambda source: tuple(  # noqa: E731
@@ -101,27 +120,77 @@ class _TypeRoute:
         self._flags = tuple(
             c.name for c in self.columns if c.source == "data" and c.logical == "uint8"
         )
-        self.records: list[dict[str, Any]] = []
-        self.offsets: list[int] = []
+        self.arrow_check = ArrowCheck(event_type)
+        self._arrow_parse = pj.ParseOptions(
+            explicit_schema=self.arrow_check.schema, unexpected_field_behavior="error"
+        )
+        #: the messages routed here by their Kafka key
+        self.messages: list[Any] = []
 
-    def block(self, partition: int, loaded_at: str, run_id: str) -> Block:
-        records, n = self.records, len(self.records)
-        contexts = [r.get("context") or _EMPTY for r in records]
-        datas = [r["data"] for r in records]
+    def take(self) -> list[Any]:
+        taken, self.messages = self.messages, []
+        return taken
+
+    def arrow_values(self, messages: list[Any]) -> dict[str, Any] | None:
+        """The table's record columns as Arrow arrays, parsed by Arrow in one go; ``None``
+        when Arrow cannot parse the chunk or a record fails a check (``ArrowCheck``)."""
+        try:
+            joined = b"\n".join(map(_VALUE, messages))
+        except TypeError:  # a message without a value
+            return None
+        # one JSON object per line, one line per message: Arrow's rows are the messages
+        n = len(messages)
+        if joined[:1] != b"{" or joined.count(b"\n") != n - 1 or joined.count(b"\n{") != n - 1:
+            return None
+        try:
+            table = pj.read_json(
+                pa.py_buffer(joined), read_options=_ARROW_READ, parse_options=self._arrow_parse
+            )
+        except (pa.ArrowException, ValueError):  # not JSON, another type, not UTF-8, ...
+            return None
+        flat = self.arrow_check.flat(table) if table.num_rows == n else None
+        if flat is None:
+            return None
+        values: dict[str, Any] = dict(zip(flat.column_names, flat.columns, strict=True))
+        for name in self._strings:
+            values[name] = pc.fill_null(values[name], _NO_STRINGS)
+        for name in self._flags:
+            values[name] = values[name].cast(pa.uint8())
+        return values
+
+    def values(self, records: list[dict[str, Any]], *, check: bool) -> dict[str, Any] | None:
+        """The table's record columns, by name; with ``check``, ``None`` unless every record
+        passes ``fast_check`` (tested column by column: ``ChunkCheck``)."""
+        contexts = list(map(dict.get, records, repeat("context")))
+        datas = list(map(dict.get, records, repeat("data")))
+        if check and not self.chunk_check.shape(contexts, datas):
+            return None
+        if None in contexts:
+            contexts = [_EMPTY if c is None else c for c in contexts]
         values = {
             **_transpose(records, self._top),
             **_transpose(contexts, self._context),
             **_transpose(datas, self._data),
-            "kafka_partition": [partition] * n,
-            "kafka_offset": self.offsets,
-            "loaded_at": [loaded_at] * n,
-            "load_run_id": [run_id] * n,
         }
+        if check and (
+            values["event_type"].count(self.event_type.name) != len(records)
+            or not self.chunk_check.columns(values)
+        ):
+            return None
         for name in self._strings:
             values[name] = [[] if v is None else v for v in values[name]]
         for name in self._flags:
             values[name] = [None if v is None else int(v) for v in values[name]]
-        self.records, self.offsets = [], []
+        return values
+
+    def block(
+        self, values: dict[str, Any], messages: list[Any], partition: int, at: str, run_id: str
+    ) -> Block:
+        n = len(messages)
+        values["kafka_partition"] = [partition] * n
+        values["kafka_offset"] = list(map(_OFFSET, messages))
+        values["loaded_at"] = [at] * n
+        values["load_run_id"] = [run_id] * n
         names = tuple(c.name for c in self.columns)
         return Block(self.event_type.table, names, [values[name] for name in names])
 
@@ -141,69 +210,138 @@ def _transpose(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, 
 
 
 class Router:
-    """Reusable across batches; ``route`` is the loader's hot path."""
+    """Reusable across batches; ``route`` is the loader's hot path.
+
+    Records go to their type by the Kafka key (the collector's key is the event type) and are
+    checked a chunk at a time, column by column (``ChunkCheck``); only a type whose chunk
+    fails somewhere is checked record by record (``_sift``) to dead-letter the culprits.
+    """
 
     def __init__(self, registry: Registry, topic: str) -> None:
         self.topic = topic
         self._routes = {t.name: _TypeRoute(t) for t in registry}
+        self._by_key = {route.key: route for route in self._routes.values()}
 
     def route(self, messages: Sequence[Any], partition: int, run_id: str, loaded_at: str) -> Routed:
-        routes = self._routes
-        loads = orjson.loads
         dead: list[tuple[Any, str, str, str, str]] = []
+        by_key = self._by_key
+        strays = []
         for message in messages:
-            try:
-                record = loads(message.value())
-            except (orjson.JSONDecodeError, TypeError) as exc:
-                dead.append((message, "bad_json", str(exc), "", ""))
-                continue
-            if type(record) is not dict:
-                dead.append((message, "not_an_object", "a record must be a JSON object", "", ""))
-                continue
-            name = record.get("event_type")
-            route = routes.get(name) if type(name) is str else None
+            route = by_key.get(message.key())
             if route is None:
-                dead.append(_unknown(message, record, name))
-                continue
-            if message.key() != route.key:
-                key = message.key()
-                text = key.decode("utf-8", "replace") if key is not None else None
-                dead.append(
-                    (
-                        message,
-                        "key_mismatch",
-                        f"message key {text!r} is not the record's event_type {name!r}",
-                        name,
-                        _event_id(record),
-                    )
-                )
+                strays.append(message)
+            else:
+                route.messages.append(message)
+        for message in strays:  # no event type's key: a dead letter, the record says which
+            record = self._parse(message, dead)
+            if record is not _DEAD:
+                misfit = self._misfit(message, record)
+                assert misfit is not None
+                dead.append(misfit)
+        return self._collect(dead, partition, run_id, loaded_at)
+
+    @staticmethod
+    def _parse(message: Any, dead: list[tuple[Any, str, str, str, str]]) -> Any:
+        try:
+            return orjson.loads(message.value())
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            dead.append((message, "bad_json", str(exc), "", ""))
+            return _DEAD
+
+    def _misfit(self, message: Any, record: Any) -> tuple[Any, str, str, str, str] | None:
+        """Why ``record`` cannot go where its key says; ``None`` when it can."""
+        if type(record) is not dict:
+            return (message, "not_an_object", "a record must be a JSON object", "", "")
+        name = record.get("event_type")
+        route = self._routes.get(name) if type(name) is str else None
+        if route is None:
+            return _unknown(message, record, name)
+        if message.key() != route.key:
+            key = message.key()
+            text = key.decode("utf-8", "replace") if key is not None else None
+            return (
+                message,
+                "key_mismatch",
+                f"message key {text!r} is not the record's event_type {name!r}",
+                name,
+                _event_id(record),
+            )
+        return None
+
+    def _sift(
+        self,
+        route: _TypeRoute,
+        records: list[dict[str, Any]],
+        messages: list[Any],
+        dead: list[tuple[Any, str, str, str, str]],
+    ) -> tuple[list[dict[str, Any]], list[Any]]:
+        """Record by record: the fast check, else the reference schema's verdict."""
+        kept: list[dict[str, Any]] = []
+        kept_messages: list[Any] = []
+        for record, message in zip(records, messages, strict=True):
+            misfit = self._misfit(message, record)
+            if misfit is not None:
+                dead.append(misfit)
                 continue
             if not route.check(record):
                 try:
                     record = load_record(record, route.event_type)
                 except ValidationError as exc:
                     errors = orjson.dumps(flatten_errors(exc.messages)).decode()
-                    dead.append((message, "invalid", errors, name, _event_id(record)))
+                    dead.append(
+                        (message, "invalid", errors, route.event_type.name, _event_id(record))
+                    )
                     continue
-            route.records.append(record)
-            route.offsets.append(message.offset())
-        return self._collect(dead, partition, run_id, loaded_at)
+            kept.append(record)
+            kept_messages.append(message)
+        return kept, kept_messages
 
     def _collect(
         self, dead: list[tuple[Any, str, str, str, str]], partition: int, run_id: str, at: str
     ) -> Routed:
         routed = Routed()
         for route in self._routes.values():
-            if route.records:
-                block = route.block(partition, at, run_id)
-                routed.blocks.append(block)
-                routed.loaded += block.rows
+            if not route.messages:
+                continue
+            messages = route.take()
+            values = route.arrow_values(messages)
+            if values is None:
+                messages, values = self._python_values(route, messages, dead)
+            if values is None:
+                continue
+            block = route.block(values, messages, partition, at, run_id)
+            routed.blocks.append(block)
+            routed.loaded += block.rows
         if dead:
             routed.dead = self._dead_block(dead, partition, run_id, at)
             routed.dead_lettered = len(dead)
             for item in dead:
                 routed.reasons[item[1]] = routed.reasons.get(item[1], 0) + 1
         return routed
+
+    def _python_values(
+        self, route: _TypeRoute, messages: list[Any], dead: list[tuple[Any, str, str, str, str]]
+    ) -> tuple[list[Any], dict[str, Any] | None]:
+        """The chunk Arrow refused: parsed by orjson, checked column by column, and only when
+        that fails, record by record."""
+        try:
+            records = list(map(orjson.loads, map(_VALUE, messages)))
+        except (orjson.JSONDecodeError, TypeError):
+            records = [self._parse(message, dead) for message in messages]
+        if set(map(type, records)) != {dict}:
+            kept = [(r, m) for r, m in zip(records, messages, strict=True) if type(r) is dict]
+            dead.extend(self._misfit(m, r) for r, m in zip(records, messages, strict=True)
+                        if type(r) is not dict and r is not _DEAD)  # fmt: skip
+            records, messages = [r for r, _ in kept], [m for _, m in kept]
+            if not records:
+                return messages, None
+        values = route.values(records, check=True)
+        if values is None:
+            records, messages = self._sift(route, records, messages, dead)
+            if not records:
+                return messages, None
+            values = route.values(records, check=False)
+        return messages, values
 
     def _dead_block(
         self, dead: list[tuple[Any, str, str, str, str]], partition: int, run_id: str, at: str

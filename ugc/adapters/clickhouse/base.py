@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import pyarrow as pa
+
 from ugc.errors import UgcError
 
 #: ``Code: 57.`` in a ClickHouse error message
@@ -61,6 +63,15 @@ class Capabilities:
         return cls(version=version, modern=(parts[0], parts[1]) >= (20, 1))
 
 
+#: a block's column may come as Arrow (the loader parses chunks with Arrow)
+ARROW_COLUMN = (pa.Array, pa.ChunkedArray)
+
+
+def to_python(values: Any) -> Sequence[Any]:
+    """A column as a Python sequence (Arrow's converted, anything else as it is)."""
+    return values.to_pylist() if isinstance(values, ARROW_COLUMN) else values
+
+
 class Warehouse:
     """A connection to ClickHouse: a server over the native protocol, or chdb in-process."""
 
@@ -85,7 +96,8 @@ class Warehouse:
         *,
         settings: Mapping[str, Any] | None = None,
     ) -> int:
-        """Insert one block, given column-wise: ``data[i]`` holds every value of ``columns[i]``.
+        """Insert one block, given column-wise: ``data[i]`` holds every value of ``columns[i]``,
+        as a Python sequence or an Arrow array (``ARROW_COLUMN``).
 
         Values are in wire form: times as ISO 8601 text (``2026-11-23T18:32:56.123Z``), UUIDs
         as text, booleans as 0/1. Returns the number of rows.

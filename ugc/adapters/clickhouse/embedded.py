@@ -1,6 +1,7 @@
 """Embedded ClickHouse (chdb): the real engine in-process, storage in one directory.
 
-Blocks are inserted as Arrow tables through chdb's ``Python()`` table function: it reads the
+Blocks are inserted as Arrow tables (built from the block's columns, or its own Arrow columns
+cast where the table's types differ) through chdb's ``Python()`` table function: it reads the
 columns in C++ with the GIL released, at about half the CPU a row of ``JSONCompactColumns``
 text costs. Times and UUIDs travel as text and are cast by ClickHouse with the same
 best-effort parser the text formats use. A block Arrow cannot take as is (a ``bool`` where
@@ -24,11 +25,13 @@ import pyarrow as pa
 from chdb import session as chdb_session
 
 from ugc.adapters.clickhouse.base import (
+    ARROW_COLUMN,
     Capabilities,
     Warehouse,
     WarehouseQueryError,
     server_code,
     short,
+    to_python,
 )
 from ugc.errors import Busy, UgcError
 
@@ -137,6 +140,7 @@ class EmbeddedWarehouse(Warehouse):
         head = f"INSERT INTO {table} ({', '.join(columns)}){clause}"
         block = self._arrow_block(table, columns, data)
         if block is None:
+            data = [to_python(values) for values in data]
             self._run(head.encode() + b" FORMAT JSONCompactColumns " + orjson.dumps(data))
         else:
             # chdb finds the table by this name in the calling frames; nothing is formatted in
@@ -157,7 +161,10 @@ class EmbeddedWarehouse(Warehouse):
             if kind is None:
                 return None
             try:
-                arrays.append(pa.array(values, kind))
+                if isinstance(values, ARROW_COLUMN):
+                    arrays.append(values if values.type == kind else values.cast(kind))
+                else:
+                    arrays.append(pa.array(values, kind))
             except (pa.ArrowException, ValueError, TypeError, OverflowError):
                 # out of range, a lone surrogate, a bool for an integer: the text path decides
                 return None

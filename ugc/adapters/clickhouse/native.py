@@ -18,6 +18,7 @@ from ugc.adapters.clickhouse.base import (
     Warehouse,
     WarehouseQueryError,
     short,
+    to_python,
 )
 from ugc.adapters.clickhouse.timeconv import column_to_ms, column_to_s
 from ugc.errors import WarehouseUnavailable
@@ -80,7 +81,7 @@ class NativeWarehouse(Warehouse):
             return 0
         converters = self._table_converters(table)
         block = [
-            converters[name](list(values)) if name in converters else values
+            converters[name](values) if name in converters else to_python(values)
             for name, values in zip(columns, data, strict=True)
         ]
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"

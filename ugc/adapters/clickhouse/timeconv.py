@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_UTC_MS = pa.timestamp("ms", tz="UTC")
 
 
 @lru_cache(maxsize=4096)
@@ -45,8 +51,11 @@ def _second_ms(prefix: str) -> int:
     return ms
 
 
-def column_to_ms(values: list[str | None]) -> list[int | None]:
-    """``iso_to_ms`` of each value (None stays None), the canonical form inlined."""
+def column_to_ms(values: Any) -> list[int | None]:
+    """``iso_to_ms`` of each value (None stays None), the canonical form inlined; an Arrow
+    column is cast by Arrow."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return pc.cast(values, _UTC_MS).cast(pa.int64()).to_pylist()
     seconds = _SECONDS
     out: list[int | None] = []
     append = out.append
@@ -63,5 +72,5 @@ def column_to_ms(values: list[str | None]) -> list[int | None]:
     return out
 
 
-def column_to_s(values: list[str | None]) -> list[int | None]:
+def column_to_s(values: Any) -> list[int | None]:
     return [None if v is None else v // 1000 for v in column_to_ms(values)]
