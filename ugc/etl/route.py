@@ -122,14 +122,10 @@ class _TypeRoute:
         )
         self.arrow_check = ArrowCheck(event_type)
         self._arrow_parse = pj.ParseOptions(
-            explicit_schema=self.arrow_check.schema, unexpected_field_behavior="error"
+            explicit_schema=self.arrow_check.schema,
+            unexpected_field_behavior="error",
+            newlines_in_values=False,
         )
-        #: the messages routed here by their Kafka key
-        self.messages: list[Any] = []
-
-    def take(self) -> list[Any]:
-        taken, self.messages = self.messages, []
-        return taken
 
     def arrow_values(self, messages: list[Any]) -> dict[str, Any] | None:
         """The table's record columns as Arrow arrays, parsed by Arrow in one go; ``None``
@@ -223,22 +219,40 @@ class Router:
         self._by_key = {route.key: route for route in self._routes.values()}
 
     def route(self, messages: Sequence[Any], partition: int, run_id: str, loaded_at: str) -> Routed:
-        dead: list[tuple[Any, str, str, str, str]] = []
-        by_key = self._by_key
+        groups: dict[bytes, list[Any]] = {key: [] for key in self._by_key}
         strays = []
         for message in messages:
-            route = by_key.get(message.key())
-            if route is None:
+            group = groups.get(message.key())
+            if group is None:
                 strays.append(message)
             else:
-                route.messages.append(message)
-        for message in strays:  # no event type's key: a dead letter, the record says which
+                group.append(message)
+        dead: list[tuple[Any, str, str, str, str]] = []
+        for message in strays:  # no event type's key: a dead letter, the record says why
             record = self._parse(message, dead)
             if record is not _DEAD:
                 misfit = self._misfit(message, record)
                 assert misfit is not None
                 dead.append(misfit)
-        return self._collect(dead, partition, run_id, loaded_at)
+        routed = Routed()
+        for key, group in groups.items():
+            if not group:
+                continue
+            route = self._by_key[key]
+            values = route.arrow_values(group)
+            if values is None:
+                group, values = self._python_values(route, group, dead)
+            if values is None:
+                continue
+            block = route.block(values, group, partition, loaded_at, run_id)
+            routed.blocks.append(block)
+            routed.loaded += block.rows
+        if dead:
+            routed.dead = self._dead_block(dead, partition, run_id, loaded_at)
+            routed.dead_lettered = len(dead)
+            for item in dead:
+                routed.reasons[item[1]] = routed.reasons.get(item[1], 0) + 1
+        return routed
 
     @staticmethod
     def _parse(message: Any, dead: list[tuple[Any, str, str, str, str]]) -> Any:
@@ -295,29 +309,6 @@ class Router:
             kept.append(record)
             kept_messages.append(message)
         return kept, kept_messages
-
-    def _collect(
-        self, dead: list[tuple[Any, str, str, str, str]], partition: int, run_id: str, at: str
-    ) -> Routed:
-        routed = Routed()
-        for route in self._routes.values():
-            if not route.messages:
-                continue
-            messages = route.take()
-            values = route.arrow_values(messages)
-            if values is None:
-                messages, values = self._python_values(route, messages, dead)
-            if values is None:
-                continue
-            block = route.block(values, messages, partition, at, run_id)
-            routed.blocks.append(block)
-            routed.loaded += block.rows
-        if dead:
-            routed.dead = self._dead_block(dead, partition, run_id, at)
-            routed.dead_lettered = len(dead)
-            for item in dead:
-                routed.reasons[item[1]] = routed.reasons.get(item[1], 0) + 1
-        return routed
 
     def _python_values(
         self, route: _TypeRoute, messages: list[Any], dead: list[tuple[Any, str, str, str, str]]

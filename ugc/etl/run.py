@@ -40,9 +40,8 @@ from ugc.settings import Settings
 
 Progress = Callable[[int], None]
 log = get_logger("ugc.etl")
-#: messages routed per insert. Routing chunk k+1 overlaps the insert of chunk k; smaller chunks
-#: overlap more but make more, smaller parts for chdb to write and merge (measured, 500k events
-#: on chdb: 12,500 costs ~10 % more CPU than whole batches, 25,000 ~3 %)
+#: messages routed per insert: smaller chunks make more, smaller parts for chdb to write and
+#: merge (measured, 500k events on chdb: 12,500 costs ~10 % more CPU than whole batches)
 _CHUNK = 25_000
 
 
@@ -69,6 +68,15 @@ class PartitionResult:
     #: offsets below the high watermark that held no message (see ``Hole``)
     holes: int = 0
     batches: int = 0
+
+
+@dataclass
+class Batch:
+    """A routed batch: its ledger row, its counts and how many messages it took."""
+
+    entry: Entry
+    tally: Tally
+    consumed: int
 
 
 @dataclass
@@ -198,6 +206,7 @@ class Loader:
                 self.runs.record("ok", self._options(), self._counts())
         except BaseException as exc:
             self.summary.status = "failed"
+            self._abandon()
             self._record_failure(exc)
             raise
         finally:
@@ -261,6 +270,7 @@ class Loader:
                 plan.partition, plan.start, plan.end, self.options.batch_size
             ):
                 if isinstance(messages, Hole):
+                    self._settle()  # its ledger row after the batch before it
                     self._record_hole(plan, result, messages)
                     continue
                 skipped = 0
@@ -282,6 +292,7 @@ class Loader:
                     self._load_batch(plan, result, consumed, handled, skipped)
                 if stop or not consumed:
                     break
+            self._settle()
         except OffsetOutOfRange as exc:
             position = plan.ledger_position if plan.ledger_position is not None else plan.start
             low, high = self.reader.watermarks(plan.partition)
@@ -326,6 +337,11 @@ class Loader:
         self.summary.holes += hole.size
 
     # ------------------------------------------------------------------ one batch
+    #: the store thread: started on the first batch that writes, stopped by ``_release``
+    _store_thread: ThreadPoolExecutor | None = None
+    #: the batch handed to the store thread, and what ``_settle`` needs to account for it
+    _pending: tuple[Future[None] | None, PartitionPlan, PartitionResult, Batch] | None = None
+
     def _load_batch(
         self,
         plan: PartitionPlan,
@@ -334,92 +350,92 @@ class Loader:
         handled: list[Any],
         skipped: int,
     ) -> None:
+        """Route the batch here, then hand it to the store thread and return: this thread
+        reads and routes the next batch while that one inserts this one (chdb and the socket
+        wait of clickhouse-driver release the GIL; Arrow's parse does too).
+
+        The store thread writes a batch's rows, then its ledger row, one batch at a time and
+        in order, so the ledger never claims more than was written. ``_settle`` waits for a
+        batch before the next is handed over, so one batch is routed while one is stored.
+        """
         first, last = consumed[0], consumed[-1]
+        loaded_at = now_iso()
+        tally = Tally()
+        chunks = []
         with _no_gc():
-            routed = self._route_and_insert(handled, plan.partition)
-        if not self.options.dry_run:
-            self.ledger.write(
-                Entry(
-                    self.topic,
-                    plan.partition,
-                    first.offset(),
-                    last.offset(),
-                    last.offset() + 1,
-                    routed.loaded,
-                    routed.dead_lettered,
-                    skipped,
-                    first.timestamp()[1],
-                    last.timestamp()[1],
-                    plan.mode,
-                    self.run_id,
+            for start in range(0, len(handled), _CHUNK):
+                routed = self.router.route(
+                    handled[start : start + _CHUNK], plan.partition, self.run_id, loaded_at
                 )
-            )
-            self.reader.commit({plan.partition: last.offset() + 1})
-            self.lock.heartbeat(every_s=10.0)
-        result.next_offset = last.offset() + 1
+                tally.add(routed)
+                chunks.append(routed)
+        batch = Batch(
+            entry=Entry(
+                self.topic,
+                plan.partition,
+                first.offset(),
+                last.offset(),
+                last.offset() + 1,
+                tally.loaded,
+                tally.dead_lettered,
+                skipped,
+                first.timestamp()[1],
+                last.timestamp()[1],
+                plan.mode,
+                self.run_id,
+            ),
+            tally=tally,
+            consumed=len(consumed),
+        )
+        if self._budget is not None:
+            self._budget -= len(handled)
+        self._settle()
+        future = None
+        if not self.options.dry_run:
+            if self._store_thread is None:
+                self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="ugc-etl-store")
+            future = self._store_thread.submit(self._store, chunks, batch.entry)
+        self._pending = (future, plan, result, batch)
+
+    def _store(self, chunks: list[Routed], entry: Entry) -> None:
+        """On the store thread: the batch's rows, then its ledger row."""
+        for routed in chunks:
+            for block in [*routed.blocks, *([routed.dead] if routed.dead else [])]:
+                self.warehouse.insert(block.table, block.columns, block.data)
+        self.ledger.write(entry)
+        self.lock.heartbeat(every_s=10.0)
+
+    def _settle(self) -> None:
+        """Wait for the batch on the store thread (its error is raised here), then account
+        for it: the group commit, the counts, the progress bar."""
+        if self._pending is None:
+            return
+        future, plan, result, batch = self._pending
+        self._pending = None
+        entry, tally = batch.entry, batch.tally
+        if future is not None:
+            future.result()
+            self.reader.commit({plan.partition: entry.next_offset})
+        result.next_offset = entry.next_offset
         log.info(
             "batch loaded",
             extra={
                 "run_id": self.run_id,
                 "partition": plan.partition,
-                "first_offset": first.offset(),
-                "next_offset": result.next_offset,
-                "loaded": routed.loaded,
-                "dead_lettered": routed.dead_lettered,
-                "skipped": skipped,
+                "first_offset": entry.first_offset,
+                "next_offset": entry.next_offset,
+                "loaded": tally.loaded,
+                "dead_lettered": tally.dead_lettered,
+                "skipped": entry.rows_skipped,
                 "dry_run": self.options.dry_run,
             },
         )
-        result.loaded += routed.loaded
-        result.dead_lettered += routed.dead_lettered
-        result.skipped += skipped
+        result.loaded += tally.loaded
+        result.dead_lettered += tally.dead_lettered
+        result.skipped += entry.rows_skipped
         result.batches += 1
-        self._count(routed, skipped)
-        if self._budget is not None:
-            self._budget -= len(handled)
-        self.progress(len(consumed))
-
-    #: started on the first batch that writes, stopped by ``_release``
-    _insert_thread: ThreadPoolExecutor | None = None
-
-    def _route_and_insert(self, handled: list[Any], partition: int) -> Tally:
-        """Route the batch in chunks, inserting each chunk while the next one is routed.
-
-        Routing is Python (it holds the GIL); chdb and the socket wait of clickhouse-driver
-        release it, so one inserting thread overlaps the two. Every insert of the batch has
-        finished (or raised) when this returns, so the ledger row still follows its rows.
-        """
-        tally = Tally()
-        loaded_at = now_iso()
-        pending: Future[None] | None = None
-        try:
-            for start in range(0, len(handled), _CHUNK):
-                chunk = handled[start : start + _CHUNK]
-                routed = self.router.route(chunk, partition, self.run_id, loaded_at)
-                tally.add(routed)
-                if pending is not None:
-                    pending.result()
-                    pending = None
-                if not self.options.dry_run:
-                    pending = self._inserter().submit(self._insert, routed)
-            if pending is not None:
-                pending.result()
-                pending = None
-        finally:
-            if pending is not None:  # an error on this thread: let the insert finish first
-                wait([pending])
-        return tally
-
-    def _insert(self, routed: Routed) -> None:
-        for block in routed.blocks:
-            self.warehouse.insert(block.table, block.columns, block.data)
-        if routed.dead is not None:
-            self.warehouse.insert(routed.dead.table, routed.dead.columns, routed.dead.data)
-
-    def _inserter(self) -> ThreadPoolExecutor:
-        if self._insert_thread is None:
-            self._insert_thread = ThreadPoolExecutor(1, thread_name_prefix="ugc-etl-insert")
-        return self._insert_thread
+        self._count(tally, entry.rows_skipped)
+        self.progress(batch.consumed)
 
     def _count(self, tally: Tally, skipped: int) -> None:
         summary = self.summary
@@ -470,10 +486,17 @@ class Loader:
                 "failed", self._options(), self._counts(), f"{type(exc).__name__}: {exc}"
             )
 
+    def _abandon(self) -> None:
+        """After an error: let the store thread finish the batch it has (it may be the error),
+        so nothing else uses the warehouse meanwhile."""
+        if self._pending is not None and self._pending[0] is not None:
+            wait([self._pending[0]])
+        self._pending = None
+
     def _release(self) -> None:
-        if self._insert_thread is not None:
-            self._insert_thread.shutdown()
-            self._insert_thread = None
+        if self._store_thread is not None:
+            self._store_thread.shutdown()
+            self._store_thread = None
         # a dead warehouse keeps a stale lock; the next run takes it over
         with contextlib.suppress(Exception):
             self.lock.release()

@@ -218,7 +218,9 @@ class PartitionReader:
             while position < end:
                 want = min(batch_size, end - position)
                 messages = self._poll_events(want, _POLL_S, partition=partition)
-                batch = [m for m in messages if m.offset() < end]
+                batch = messages
+                if messages and messages[-1].offset() >= end:  # in offset order
+                    batch = [m for m in messages if m.offset() < end]
                 if batch:
                     idle_since = time.monotonic()
                     cut = _contiguous(batch, position)
@@ -344,12 +346,14 @@ class PartitionReader:
             events = self._fetching().consume(count, timeout)
         except KafkaException as exc:
             raise self._unavailable(exc) from exc
-        messages = []
+        messages = [event for event in events if event.error() is None]
+        if len(messages) == len(events):
+            return messages
         for event in events:
             err = event.error()
             if err is None:
-                messages.append(event)
-            elif err.code() == KafkaError._PARTITION_EOF:
+                continue
+            if err.code() == KafkaError._PARTITION_EOF:
                 self._eof.add(event.partition())
             elif err.code() in (KafkaError._AUTO_OFFSET_RESET, KafkaError.OFFSET_OUT_OF_RANGE):
                 raise OffsetOutOfRange(err.str())
