@@ -38,6 +38,34 @@ _DOWN = (
 )
 
 
+_new, _set = object.__new__, object.__setattr__
+
+
+def column_to_uuid(values: Any) -> list[uuid.UUID | None]:
+    """UUID text as ``uuid.UUID``s, at half the cost of ``UUID(text)``, which the driver
+    would call: the same digits, read the same way (``int(hex, 16)``), without the rest of
+    its constructor. Text that is not 32 hex digits and dashes goes through ``UUID(text)``,
+    which takes braces and prefixes and raises on what is not a UUID."""
+    out: list[uuid.UUID | None] = []
+    append = out.append
+    for text in to_python(values):
+        if text is None:
+            append(None)
+            continue
+        digits = text.replace("-", "")
+        try:
+            if len(digits) != 32:
+                raise ValueError(text)
+            number = int(digits, 16)
+        except ValueError:
+            append(uuid.UUID(text))
+            continue
+        value = _new(uuid.UUID)
+        _set(value, "int", number)
+        append(value)
+    return out
+
+
 class NativeWarehouse(Warehouse):
     kind = "native"
 
@@ -100,7 +128,8 @@ class NativeWarehouse(Warehouse):
 
     # ------------------------------------------------------------------ internals
     def _table_converters(self, table: str) -> dict[str, Callable[[list[Any]], list[Any]]]:
-        """Which columns need ISO text turned into epoch integers, learnt once per table."""
+        """Which columns need converting for the driver (ISO text into epoch integers, UUID
+        text into ``UUID``s), learnt once per table."""
         if table not in self._converters:
             found: dict[str, Callable[[list[Any]], list[Any]]] = {}
             for name, kind in self.describe(table):
@@ -108,6 +137,8 @@ class NativeWarehouse(Warehouse):
                     found[name] = column_to_ms
                 elif "DateTime" in kind:
                     found[name] = column_to_s
+                elif kind in ("UUID", "Nullable(UUID)"):
+                    found[name] = column_to_uuid
             self._converters[table] = found
         return self._converters[table]
 
