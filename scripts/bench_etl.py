@@ -4,8 +4,9 @@ Pre-fills a topic on a tansu broker with canonical records (all event types, abo
 lz4 like the collector), then measures, in this order:
 
 * raw consume: the same ``PartitionReader`` reading every partition to its end, no parsing;
-* parse floor: the same read plus ``orjson.loads`` of every message, nothing else: the least
-  any loader in Python must do per event, so its rate bounds the ETL's;
+* parse floor: the same read plus ``orjson.loads`` of every message, nothing else: the least a
+  loader that parses each record in Python does per event (ours parses whole chunks with
+  Arrow's C++ reader, off the GIL, and can pass it);
 * per backend (chdb in a temp directory, and Debian's clickhouse-server on free ports):
   - end to end: ``ugc etl run --json`` as a subprocess into a fresh, migrated warehouse;
     its events/s, CPU time and peak RSS (``VmHWM``, polled while it runs);
