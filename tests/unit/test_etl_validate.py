@@ -226,6 +226,14 @@ def test_a_chunk_passes_the_column_check_exactly_when_each_record_passes_the_fas
             ["3f0c9d3e-3a4b-4f6e-9d43-0d6b7b2f9a10", "3f0c9d3e-3a4b-4f6e-9d43-0d6b7b2f9a1é"],
             False,
         ),
+        # a letter where a digit belongs, between valid values
+        ("received_at", [*["2026-11-23T18:00:00.000Z"] * 2, "2026-11-23T18:0d:00.000Z"], False),
+        (
+            "received_at",
+            ["2026-11-23T00:00:00.000Z", "2026-11-23T18:00:00.00dZ", "2026-11-23T23:00:00.000Z"],
+            False,
+        ),
+        ("event_id", ["3f0c9d3e-3a4b-4f6e-9d43-0d6b7b2f9ah0"], False),
         ("user_id", ["u", None], False),
         ("session_id", ["s", None], True),
     ],

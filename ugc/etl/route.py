@@ -9,10 +9,11 @@ share of a chunk is then checked as a whole, by the first of these that accepts 
 3. record by record (``Router._sift``): the type's fast check and, only when that does not
    accept the record outright, the reference schema.
 
-All three accept exactly what the fast check accepts (``tests/unit/test_etl_validate.py``);
-only the last finds which records fail. Whatever cannot be loaded becomes a dead letter with
-a reason: ``bad_json``, ``not_an_object``, ``unknown_type``, ``key_mismatch``, ``invalid``.
-Nothing read is dropped.
+None of them accepts a record the fast check refuses (Arrow refuses a few more: records with
+fields its schema lacks, which the next step then takes), so the verdict is always the fast
+check's (``tests/unit/test_etl_validate.py``); only the last step finds which records fail.
+Whatever cannot be loaded becomes a dead letter with a reason: ``bad_json``,
+``not_an_object``, ``unknown_type``, ``key_mismatch``, ``invalid``. Nothing read is dropped.
 """
 
 from __future__ import annotations
@@ -208,9 +209,10 @@ def _transpose(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, 
 class Router:
     """Reusable across batches; ``route`` is the loader's hot path.
 
-    Records go to their type by the Kafka key (the collector's key is the event type) and are
-    checked a chunk at a time, column by column (``ChunkCheck``); only a type whose chunk
-    fails somewhere is checked record by record (``_sift``) to dead-letter the culprits.
+    Messages go to their type by the Kafka key (the collector's key is the event type); each
+    type's share of a chunk is parsed and checked as a whole (``_TypeRoute.arrow_values``,
+    else ``_python_values``), and only a share that fails somewhere is checked record by
+    record (``_sift``) to dead-letter the culprits.
     """
 
     def __init__(self, registry: Registry, topic: str) -> None:
@@ -265,7 +267,7 @@ class Router:
     def _misfit(self, message: Any, record: Any) -> tuple[Any, str, str, str, str] | None:
         """Why ``record`` cannot go where its key says; ``None`` when it can."""
         if type(record) is not dict:
-            return (message, "not_an_object", "a record must be a JSON object", "", "")
+            return _not_an_object(message)
         name = record.get("event_type")
         route = self._routes.get(name) if type(name) is str else None
         if route is None:
@@ -319,10 +321,13 @@ class Router:
             records = list(map(orjson.loads, map(_VALUE, messages)))
         except (orjson.JSONDecodeError, TypeError):
             records = [self._parse(message, dead) for message in messages]
-        if set(map(type, records)) != {dict}:
-            kept = [(r, m) for r, m in zip(records, messages, strict=True) if type(r) is dict]
-            dead.extend(self._misfit(m, r) for r, m in zip(records, messages, strict=True)
-                        if type(r) is not dict and r is not _DEAD)  # fmt: skip
+        if set(map(type, records)) != {dict}:  # the rest are dead letters
+            kept = []
+            for record, message in zip(records, messages, strict=True):
+                if type(record) is dict:
+                    kept.append((record, message))
+                elif record is not _DEAD:
+                    dead.append(_not_an_object(message))
             records, messages = [r for r, _ in kept], [m for _, m in kept]
             if not records:
                 return messages, None
@@ -361,6 +366,10 @@ class Router:
         return Block(
             DEAD_LETTERS, DEAD_LETTER_COLUMNS, [list(col) for col in zip(*rows, strict=True)]
         )
+
+
+def _not_an_object(message: Any) -> tuple[Any, str, str, str, str]:
+    return (message, "not_an_object", "a record must be a JSON object", "", "")
 
 
 def _unknown(message: Any, record: dict[str, Any], name: Any) -> tuple[Any, str, str, str, str]:

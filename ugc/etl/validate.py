@@ -197,10 +197,12 @@ def _shaped(texts: tuple[Values, str] | None, shape: bytes, table: bytes) -> Val
     return present if mapped == shape * len(present) else None
 
 
-_HEX = bytes.maketrans(b"0123456789abcdef", b"h" * 16)
-_UUID_SHAPE = b"hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh"
-_DIGITS = bytes.maketrans(b"0123456789", b"d" * 10)
-_TS_SHAPE = b"dddd-dd-ddTdd:dd:dd.dddZ"
+#: the byte a digit becomes: 0xFF never occurs in UTF-8, so no other character can pass for one
+_ANY = b"\xff"
+_HEX = bytes.maketrans(b"0123456789abcdef", _ANY * 16)
+_UUID_SHAPE = b"########-####-####-####-############".replace(b"#", _ANY)
+_DIGITS = bytes.maketrans(b"0123456789", _ANY * 10)
+_TS_SHAPE = b"####-##-##T##:##:##.###Z".replace(b"#", _ANY)
 
 
 def _ts_test(*, nullable: bool) -> ColumnTest:
