@@ -149,7 +149,8 @@ def run_etl(
         ) as reader,
     ):
         loader = Loader(warehouse, reader, registry, options, progress=progress, on_plan=on_plan)
-        return loader.run()
+        with _fewer_collections():
+            return loader.run()
 
 
 class Loader:
@@ -521,6 +522,21 @@ def _no_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often during a run: every 50,000 net allocations
+    instead of 700. A run creates and frees a batch of message objects at a time (and the
+    driver a Python object per value), and the default schedule rescans them over and over:
+    clickhouse-server 97-99k -> 107-109k events/s, about the same as with no collector at all.
+    Cycles are still collected, so garbage stays bounded."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def _first_at_or_after(messages: list[Any], ts_ms: int) -> int:
