@@ -263,6 +263,7 @@ def _python(values: dict[str, Any]) -> dict[str, list[Any]]:
 def test_arrow_parses_collector_records_into_the_same_values(event_type):
     route = _TypeRoute(REGISTRY.get(event_type))
     valid = [r for r in _valid_records() if r["event_type"] == event_type]
+    valid.append(canonical_record(event_type, user_id="zoë, 日本"))  # UTF-8 beyond ASCII
     arrow = route.arrow_values(_messages(valid))
     assert arrow is not None
     python = route.values(copy.deepcopy(valid), check=False)
@@ -295,6 +296,9 @@ def test_arrow_accepts_a_chunk_only_when_each_record_passes_the_fast_check(event
         b'{"event_type": "like"}\n',
         b'{"event_type": "like"}\r{"event_type": "like"}',
         b'{"event_id": "\\ud800"}',
+        # bytes that are not UTF-8 in free text: Arrow would take them as they are
+        orjson.dumps(canonical_record("like")).replace(b'"user-1"', b'"\xff"'),
+        orjson.dumps(canonical_record("like")).replace(b'"user-1"', b'"\xed\xa0\x80"'),
         b'{"event_id": "\xff"}',
         b'{"event_type": "like", "event_type": "like"}',
         b"[]",

@@ -140,10 +140,12 @@ class _TypeRoute:
         if joined[:1] != b"{" or joined.count(b"\n") != n - 1 or joined.count(b"\n{") != n - 1:
             return None
         try:
+            if not joined.isascii():  # Arrow does not check the bytes of strings; orjson does
+                joined.decode("utf-8")
             table = pj.read_json(
                 pa.py_buffer(joined), read_options=_ARROW_READ, parse_options=self._arrow_parse
             )
-        except (pa.ArrowException, ValueError):  # not JSON, another type, not UTF-8, ...
+        except (pa.ArrowException, ValueError):  # not UTF-8, not JSON, another type, ...
             return None
         flat = self.arrow_check.flat(table) if table.num_rows == n else None
         if flat is None:

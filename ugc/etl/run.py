@@ -415,11 +415,12 @@ class Loader:
         if self._pending is None:
             return
         future, plan, result, batch = self._pending
-        self._pending = None
         entry, tally = batch.entry, batch.tally
         if future is not None:
-            future.result()
+            future.result()  # interrupted or failed: still pending, for ``_abandon``
+            self._pending = None
             self.reader.commit({plan.partition: entry.next_offset})
+        self._pending = None
         result.next_offset = entry.next_offset
         log.info(
             "batch loaded",
@@ -491,10 +492,16 @@ class Loader:
             )
 
     def _abandon(self) -> None:
-        """After an error: let the store thread finish the batch it has (it may be the error),
-        so nothing else uses the warehouse meanwhile."""
-        if self._pending is not None and self._pending[0] is not None:
-            wait([self._pending[0]])
+        """After an error (or Ctrl-C): let the store thread finish the batch it has, so nothing
+        else uses the warehouse meanwhile, and count that batch if it was stored."""
+        if self._pending is None:
+            return
+        future = self._pending[0]
+        if future is not None:
+            wait([future])
+        if future is None or future.exception() is None:
+            with contextlib.suppress(Exception):  # the broker may be what failed
+                self._settle()
         self._pending = None
 
     def _release(self) -> None:

@@ -366,8 +366,9 @@ class ChunkCheck:
 # Faster still: Arrow's JSON reader parses a chunk of one type straight into columns, in C++
 # with the GIL released, against the type's schema. It refuses whatever does not fit the
 # schema (a value of another JSON type, a field the schema lacks, a key given twice, a number
-# beyond 64 bits, text that is not UTF-8), and the rest of the rules are vectorised compute
-# functions. A chunk it refuses, or that fails a rule, takes the record-by-record path.
+# beyond 64 bits), and the rest of the rules are vectorised compute functions. It does not
+# check that strings are UTF-8: the router does, before. A chunk it refuses, or that fails a
+# rule, takes the record-by-record path.
 
 _ARROW_TS_SHAPE = r"^\d{4}-\d{2}-\d{2}T\d{2}:[0-5]\d:[0-5]\d\.\d{3}Z$"
 _ARROW_UUID_SHAPE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
