@@ -170,17 +170,17 @@ def _texts(values: Values, nullable: bool) -> tuple[Values, str] | None:
         return present, "".join(present)
 
 
+def _within(values: Values, low: int | None, high: int | None) -> bool:
+    """Every value within ``[low, high]`` (``None``: unbounded); true of no values."""
+    if not values:
+        return True
+    return (low is None or min(values) >= low) and (high is None or max(values) <= high)
+
+
 def _text_test(limit: int, *, nullable: bool, minimum: int = 0) -> ColumnTest:
     def test(values: Values) -> bool:
         texts = _texts(values, nullable)
-        if texts is None:
-            return False
-        present, _ = texts
-        if not present:
-            return True
-        if max(map(len, present)) > limit:
-            return False
-        return not minimum or min(map(len, present)) >= minimum
+        return texts is not None and _within(list(map(len, texts[0])), minimum or None, limit)
 
     return test
 
@@ -238,13 +238,7 @@ def _uuid_test(*, nullable: bool) -> ColumnTest:
 def _int_test(minimum: int | None, maximum: int | None, *, nullable: bool) -> ColumnTest:
     def test(values: Values) -> bool:
         present = _present(values, nullable)
-        if present is None or not _of_type(present, int):
-            return False
-        if not present:
-            return True
-        if minimum is not None and min(present) < minimum:
-            return False
-        return maximum is None or max(present) <= maximum
+        return present is not None and _of_type(present, int) and _within(present, minimum, maximum)
 
     return test
 
@@ -272,12 +266,10 @@ def _strings_test(limit: int, *, nullable: bool) -> ColumnTest:
         present = _present(values, nullable)
         if present is None or not _of_type(present, list):
             return False
-        if not present:
-            return True
-        if max(map(len, present)) > 100:
+        if not _within(list(map(len, present)), None, 100):
             return False
         items = list(chain.from_iterable(present))
-        return not items or (_of_type(items, str) and max(map(len, items)) <= limit)
+        return _of_type(items, str) and _within(list(map(len, items)), None, limit)
 
     return test
 
