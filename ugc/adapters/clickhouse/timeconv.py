@@ -15,6 +15,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ugc.adapters.clickhouse.base import ARROW_COLUMN
+
 _UTC_MS = pa.timestamp("ms", tz="UTC")
 
 
@@ -54,7 +56,7 @@ def _second_ms(prefix: str) -> int:
 def column_to_ms(values: Any) -> list[int | None]:
     """``iso_to_ms`` of each value (None stays None), the canonical form inlined; an Arrow
     column is cast by Arrow."""
-    if isinstance(values, pa.Array | pa.ChunkedArray):
+    if isinstance(values, ARROW_COLUMN):
         return pc.cast(values, _UTC_MS).cast(pa.int64()).to_pylist()
     seconds = _SECONDS
     out: list[int | None] = []
