@@ -32,6 +32,7 @@ from typing import Any
 from ugc.adapters.clickhouse import Warehouse, connect
 from ugc.adapters.kafka.consumer import Hole, OffsetOutOfRange, PartitionReader
 from ugc.errors import ConfigError, IntegrityError
+from ugc.etl.heap import give_back, lean_heap
 from ugc.etl.ledger import Entry, Ledger, Position, RunLog, now_iso
 from ugc.etl.lock import WarehouseLock
 from ugc.etl.plan import PartitionPlan, backwards_error, plan_partition, to_ms
@@ -141,6 +142,7 @@ def run_etl(
     if options.since and options.until and options.until <= options.since:
         raise ConfigError("--until must be after --since")
     with (
+        lean_heap(),
         connect(settings.warehouse_url) as warehouse,
         PartitionReader(
             settings.kafka_bootstrap,
@@ -422,6 +424,7 @@ class Loader:
             self._pending = None
             self.reader.commit({plan.partition: entry.next_offset})
         self._pending = None
+        give_back()  # what the batch freed, before the next one is read
         result.next_offset = entry.next_offset
         log.info(
             "batch loaded",
