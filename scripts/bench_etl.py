@@ -7,6 +7,8 @@ lz4 like the collector), then measures, in this order:
 * parse floor: the same read plus ``orjson.loads`` of every message, nothing else: the least a
   loader that parses each record in Python does per event (ours parses whole chunks with
   Arrow's C++ reader, off the GIL, and can pass it);
+* dry run: ``ugc etl run --dry-run``, everything the loader does but the insert: the most it
+  could do if inserting cost nothing, so its ratio to a raw insert bounds the loader's;
 * per backend (chdb in a temp directory, and Debian's clickhouse-server on free ports):
   - end to end: ``ugc etl run --json`` as a subprocess into a fresh, migrated warehouse;
     its events/s, CPU time and peak RSS (``VmHWM``, polled while it runs);
@@ -133,7 +135,7 @@ def raw_consume(bootstrap: str, topic: str, batch: int, *, parse: bool = False) 
     }
 
 
-def etl_subprocess(bootstrap: str, topic: str, url: str, batch: int) -> dict[str, Any]:
+def etl_subprocess(bootstrap: str, topic: str, url: str, batch: int, *extra: str) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("UGC_")}
     env.update(
         UGC_KAFKA_BOOTSTRAP=bootstrap,
@@ -142,7 +144,7 @@ def etl_subprocess(bootstrap: str, topic: str, url: str, batch: int) -> dict[str
         UGC_LOG_LEVEL="warning",
     )
     command = [sys.executable, "-c", "from ugc.cli import main; main()"]
-    command += ["etl", "run", "--json", "--batch-size", str(batch)]
+    command += ["etl", "run", "--json", "--batch-size", str(batch), *extra]
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
@@ -272,6 +274,13 @@ def main() -> None:
                     broker.bootstrap, topic, args.batch_size, parse=True
                 )
                 print(f"parse floor: {run['parse_floor']['events_per_s']:,.0f} events/s")
+                dry_url = (
+                    make_chdb_warehouse(work / f"run{repeat}" / "dry-chdb").url
+                    if "chdb" in backends
+                    else server_url(server)
+                )
+                run["dry_run"] = dry_run(broker.bootstrap, topic, dry_url, args.batch_size)
+                print(f"etl --dry-run: {run['dry_run']['events_per_s']:,.0f} events/s", flush=True)
                 for backend in backends:
                     run[backend] = run_backend(
                         backend, broker, server, work / f"run{repeat}", topic, args.batch_size
@@ -304,7 +313,7 @@ def medians(runs: list[dict[str, Any]], backends: list[str]) -> dict[str, Any]:
 
     out: dict[str, Any] = {
         side: {key: median((side, key)) for key in runs[0][side]}
-        for side in ("raw_consume", "parse_floor")
+        for side in ("raw_consume", "parse_floor", "dry_run")
     }
     for backend in backends:
         out[backend] = {
@@ -317,13 +326,23 @@ def medians(runs: list[dict[str, Any]], backends: list[str]) -> dict[str, Any]:
     return out
 
 
+def dry_run(bootstrap: str, topic: str, url: str, batch: int) -> dict[str, Any]:
+    """``ugc etl run --dry-run``: the loader's read, parse, checks and column blocks, with no
+    insert; what the loader would do with an insert that cost nothing."""
+    return etl_subprocess(bootstrap, topic, url, batch, "--dry-run")
+
+
+def server_url(server: Any) -> str:
+    return make_server_warehouse(server.url).url
+
+
 def run_backend(
     backend: str, broker: Any, server: Any, work: Path, topic: str, batch: int
 ) -> dict[str, Any]:
     def fresh(name: str) -> str:
         if backend == "chdb":
             return make_chdb_warehouse(work / f"{name}-chdb").url
-        return make_server_warehouse(server.url).url
+        return server_url(server)
 
     url = fresh("etl")
     services = (broker, server if backend == "server" else None)
@@ -374,6 +393,16 @@ def report(results: dict[str, Any], backends: list[str]) -> None:
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus"
     )
     print(f"parse floor (read + orjson.loads, nothing else) {floor['events_per_s']:,.0f} events/s")
+    dry = results["dry_run"]
+    print(
+        f"etl --dry-run (read, parse, checks, blocks; no insert) {dry['events_per_s']:,.0f} "
+        "events/s, the most the loader could do with an insert that cost nothing: "
+        + ", ".join(
+            f"{dry['events_per_s'] / results[b]['raw_insert']['events_per_s']:.2f} of {b}'s "
+            "raw insert"
+            for b in backends
+        )
+    )
     per_event = {
         "read": 1e6 / consume["events_per_cpu_s"],
         "parse": 1e6 / floor["events_per_cpu_s"] - 1e6 / consume["events_per_cpu_s"],
