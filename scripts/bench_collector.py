@@ -64,6 +64,7 @@ VENV_BIN = Path(sys.executable).parent
 DEFAULT_WORKER_CLASS = "uvicorn_worker.UvicornWorker"
 TARGETS = {"anonymous": (8000, 25.0), "token": (5000, None)}
 MIN_RATIO = 0.5
+LABELS = {"collector": "collector", "floor": "ack floor"}
 #: a request not answered within this counts as a wrk timeout error
 WRK_TIMEOUT_S = 5.0
 
@@ -792,8 +793,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in results:
         if row.get("ratio_to_seed") is not None:
             print(
-                f"  collector ÷ seed-style (Flask, sync), {row['identity']} {row['mode']} "
-                f"@{row['connections']}: {row['ratio_to_seed']:.2f}"
+                f"  {LABELS[row['target']]} ÷ seed-style (Flask, sync), {row['identity']} "
+                f"{row['mode']} @{row['connections']}: {row['ratio_to_seed']:.2f}"
             )
     if profile and "self_top" in profile:
         print("\nwhere a collector worker's time goes (py-spy, % of samples, self):")
