@@ -199,18 +199,27 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-def _worker_cpu_seconds(server: ManagedProcess | None) -> float:
-    """User + system CPU seconds of the server's worker processes (the master's children)."""
+def _worker_cpu_seconds(server: ManagedProcess | None) -> dict[int, float]:
+    """User + system CPU seconds of each of the server's worker processes (the master's
+    children), by pid."""
     import psutil
 
     if server is None or server.process is None:
-        return 0.0
-    total = 0.0
+        return {}
+    found = {}
     for pid in _children(server.process.pid):
         with contextlib.suppress(psutil.Error):
             times = psutil.Process(pid).cpu_times()
-            total += times.user + times.system
-    return total
+            found[pid] = times.user + times.system
+    return found
+
+
+def _cpu_spent(before: dict[int, float], after: dict[int, float]) -> float | None:
+    """CPU seconds the workers spent in between; ``None`` when a worker was replaced meanwhile
+    (gunicorn restarts one that missed its timeout), whose CPU can no longer be read."""
+    if before.keys() != after.keys():
+        return None
+    return sum(after[pid] - before[pid] for pid in after)
 
 
 def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
@@ -320,7 +329,7 @@ def measure(
         load = os.getloadavg()[0]
         cpu_before = _worker_cpu_seconds(server)
         raw = wrk(url, path, bodies, connections=connections, threads=threads, seconds=seconds)
-        cpu = _worker_cpu_seconds(server) - cpu_before
+        cpu = _cpu_spent(cpu_before, _worker_cpu_seconds(server))
         elapsed = raw["duration_us"] / 1e6
         events = raw["requests"] * batch_size
         errors = raw["errors"]
@@ -333,7 +342,9 @@ def measure(
                     k: raw["latency_us"][k] / 1000 for k in ("p50", "p95", "p99", "max")
                 },
                 # CPU of the server's workers per event (less noisy than events/s on a shared host)
-                "cpu_ms_per_event": round(1000 * cpu / events, 4) if events else None,
+                "cpu_ms_per_event": (
+                    round(1000 * cpu / events, 4) if events and cpu is not None else None
+                ),
                 "errors": sum(errors.values()),
                 "error_kinds": {k: v for k, v in errors.items() if v},
                 "requests": raw["requests"],
@@ -475,9 +486,13 @@ def _print_row(row: dict[str, Any]) -> None:
         f" {row['events_per_s']:>9.0f} ev/s {row['requests_per_s']:>8.0f} req/s"
         f"  p50 {lat['p50']:>7.2f}  p95 {lat['p95']:>7.2f}  p99 {lat['p99']:>7.2f}"
         f"  max {lat['max']:>8.2f} ms  errors {row['errors']}"
-        f"  cpu {row['cpu_ms_per_event'] or 0:.3f} ms/ev  load {row['load_before']:.2f}",
+        f"  cpu {_ms(row['cpu_ms_per_event'])} ms/ev  load {row['load_before']:.2f}",
         flush=True,
     )
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def table(results: list[dict[str, Any]]) -> list[str]:
