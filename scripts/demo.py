@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,32 +28,10 @@ from tests.support.services import (  # noqa: E402 - the repo root goes on sys.p
     KafkaBroker,
     ManagedProcess,
     RedisServer,
-    free_port,
+    UgcServe,
 )
 
 UGC = str(Path(sys.executable).with_name("ugc"))
-
-
-class Collector(ManagedProcess):
-    """`ugc serve` under gunicorn, ready when /readyz answers 200."""
-
-    name = "collector"
-
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        super().__init__(workdir)
-        self._env = env
-        self.port = int(env["UGC_BIND"].rsplit(":", 1)[1])
-
-    def command(self) -> list[str]:
-        return [UGC, "serve"]
-
-    def env(self) -> dict[str, str]:
-        return self._env
-
-    def ready(self) -> bool:
-        url = f"http://127.0.0.1:{self.port}/readyz"
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
 
 
 def step(title: str) -> float:
@@ -100,8 +77,6 @@ def main() -> int:
             "UGC_REDIS_URL": redis.url,
             "UGC_AUTH_URL": auth.url,
             "UGC_JWT_KEY": auth.verification_key,
-            "UGC_BIND": f"127.0.0.1:{free_port()}",
-            "UGC_WORKERS": "2",
             # the load generator posts from one IP as fast as it can
             "UGC_RATE_LIMIT_PER_SECOND": "0",
             "UGC_LOG_LEVEL": "warning",
@@ -111,10 +86,12 @@ def main() -> int:
 
         t = step("creating the topic and starting the collector")
         run([UGC, "topic", "create", "--partitions", "4"], env)
-        collector = Collector(state / "services", env)
+        settings = {k: v for k, v in env.items() if k.startswith("UGC_")}
+        collector = UgcServe(state / "services", settings, workers=2)
+        collector.ready_path = "/readyz"  # Kafka connected, not only the process up
         collector.start()
         services.append(collector)
-        print(f"collector on http://127.0.0.1:{collector.port} ({time.monotonic() - t:.1f} s)")
+        print(f"collector on {collector.url} ({time.monotonic() - t:.1f} s)")
 
         t = step(f"posting {args.events} events for {month} (5% deliberately invalid)")
         tokens = state / "tokens.txt"
@@ -124,7 +101,7 @@ def main() -> int:
         run(
             [
                 UGC, "events", "generate",
-                "--url", f"http://127.0.0.1:{collector.port}",
+                "--url", collector.url,
                 "--count", str(args.events),
                 "--concurrency", "32",
                 "--since", month_start.isoformat(),
