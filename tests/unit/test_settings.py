@@ -95,6 +95,21 @@ def test_bad_setting_is_one_line_and_exit_3() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["etl", "run", "--batch-size", "0"], "(see `ugc etl run --help`)"),
+        (["etl", "runn"], "No such command 'runn'"),
+        (["marts", "build"], "Missing option '--month'"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(argv: list[str], says: str) -> None:
+    result = _ugc(*argv)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and says in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_version_and_help() -> None:
     assert _ugc("--version").stdout.startswith("ugc, version")
     assert _ugc("--help").returncode == 0
