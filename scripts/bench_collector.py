@@ -216,8 +216,9 @@ def _worker_cpu_seconds(server: ManagedProcess | None) -> dict[int, float]:
 
 def _cpu_spent(before: dict[int, float], after: dict[int, float]) -> float | None:
     """CPU seconds the workers spent in between; ``None`` when a worker was replaced meanwhile
-    (gunicorn restarts one that missed its timeout), whose CPU can no longer be read."""
-    if before.keys() != after.keys():
+    (gunicorn restarts one that missed its timeout), whose CPU can no longer be read, or none
+    could be read at all."""
+    if not after or before.keys() != after.keys():
         return None
     return sum(after[pid] - before[pid] for pid in after)
 

@@ -246,6 +246,10 @@ def main() -> None:
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args()
     backends = [b for b in args.backends.split(",") if b]
+    if not backends or set(backends) - {"chdb", "server"}:
+        parser.error(
+            f"--backends: a comma-separated list of chdb and server, got {args.backends!r}"
+        )
 
     results: dict[str, Any] = {
         "events": args.events,

@@ -424,7 +424,7 @@ class Loader:
             self._pending = None
             self.reader.commit({plan.partition: entry.next_offset})
         self._pending = None
-        give_back()  # what the batch freed, before the next one is read
+        give_back()  # what the stored batch freed, before the next one is handed over
         result.next_offset = entry.next_offset
         log.info(
             "batch loaded",
