@@ -12,6 +12,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -111,6 +112,20 @@ def machine() -> str:
     return "\n".join(f"| {k} | {v} |" for k, v in rows)
 
 
+def _ended() -> str:
+    """When the last section's output was written (regenerating the page keeps the run's date)."""
+    outputs = [RESULTS / f"{name}.txt" for name, _, _ in SECTIONS]
+    times = [path.stat().st_mtime for path in outputs if path.exists()]
+    moment = datetime.fromtimestamp(max(times), UTC) if times else datetime.now(UTC)
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def _portable(text: str) -> str:
+    """The output as printed, without this machine's paths: the checkout's and the temp dir's."""
+    text = text.replace(f"{ROOT}/", "")
+    return text.replace(f"{tempfile.gettempdir()}/", "$TMPDIR/")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
@@ -118,7 +133,7 @@ def main() -> int:
     parts = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` (`scripts/bench.sh`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
+        f"Written by `make bench` (`scripts/bench.sh`) from a run that ended {_ended()} UTC. "
         "Every figure below was measured in that run, on this machine; headline figures are "
         "ratios against a baseline measured in the same run, with the absolute numbers beside "
         "them. The load generators share the same two cores as the systems under test, so "
@@ -133,7 +148,7 @@ def main() -> int:
         path = RESULTS / f"{name}.txt"
         parts += [f"## {title}", "", intro, ""]
         if path.exists():
-            parts += ["```text", path.read_text().rstrip(), "```", ""]
+            parts += ["```text", _portable(path.read_text().rstrip()), "```", ""]
         else:
             parts += [f"_Not run: `{path.relative_to(ROOT)}` is missing._", ""]
     Path(args.out).write_text("\n".join(parts) + "\n")
