@@ -283,7 +283,10 @@ def main() -> None:
                     if "chdb" in backends
                     else server_url(server)
                 )
-                run["dry_run"] = dry_run(broker.bootstrap, topic, dry_url, args.batch_size)
+                # everything but the insert: what the loader would do if inserting cost nothing
+                run["dry_run"] = etl_subprocess(
+                    broker.bootstrap, topic, dry_url, args.batch_size, "--dry-run"
+                )
                 print(f"etl --dry-run: {run['dry_run']['events_per_s']:,.0f} events/s", flush=True)
                 for backend in backends:
                     run[backend] = run_backend(
@@ -328,12 +331,6 @@ def medians(runs: list[dict[str, Any]], backends: list[str]) -> dict[str, Any]:
             "ratio": median((backend, "ratio")),
         }
     return out
-
-
-def dry_run(bootstrap: str, topic: str, url: str, batch: int) -> dict[str, Any]:
-    """``ugc etl run --dry-run``: the loader's read, parse, checks and column blocks, with no
-    insert; what the loader would do with an insert that cost nothing."""
-    return etl_subprocess(bootstrap, topic, url, batch, "--dry-run")
 
 
 def server_url(server: Any) -> str:

@@ -143,6 +143,7 @@ def run_etl(
         raise ConfigError("--until must be after --since")
     with (
         lean_heap(),
+        _fewer_collections(),
         connect(settings.warehouse_url) as warehouse,
         PartitionReader(
             settings.kafka_bootstrap,
@@ -152,8 +153,7 @@ def run_etl(
         ) as reader,
     ):
         loader = Loader(warehouse, reader, registry, options, progress=progress, on_plan=on_plan)
-        with _fewer_collections():
-            return loader.run()
+        return loader.run()
 
 
 class Loader:
